@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Delivery is one JetStream message handed from the intake to a handler.
+type Delivery struct {
+	Subject      string
+	Data         []byte
+	StreamSeq    uint64
+	NumDelivered uint64
+	MsgID        string    // the Nats-Msg-Id header, if any
+	Published    time.Time // the stream's timestamp for the message
+}
+
+// Verdict is what the intake must do with a delivery once handled.
+type Verdict int
+
+// Verdicts.
+const (
+	Ack   Verdict = iota // every action reached a terminal outcome
+	Nak                  // redeliver after Result.Delay
+	Term                 // malformed: never redeliver (already dead-lettered)
+	Leave                // do nothing: redelivered after AckWait (shutdown)
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Ack:
+		return "ack"
+	case Nak:
+		return "nak"
+	case Term:
+		return "term"
+	}
+	return "leave"
+}
+
+// Result is a handler's decision for one delivery.
+type Result struct {
+	Verdict Verdict
+	Delay   time.Duration // for Nak
+	Reason  string        // for Term and Nak, for logs
+}
+
+// MessageHandler handles one delivery. The intake calls it outside the
+// NATS callback, keeps the message alive with InProgress while it runs,
+// and applies the Result. ctx is cancelled on hard shutdown.
+type MessageHandler interface {
+	HandleMessage(ctx context.Context, d Delivery) Result
+}
+
+// Malformed is an event that could not be decoded.
+type Malformed struct {
+	Subject   string
+	StreamSeq uint64
+	Reason    string
+	Data      []byte
+}
+
+// EventDeadLetterSink receives malformed events.
+type EventDeadLetterSink interface {
+	DeadLetterEvent(ctx context.Context, m Malformed) error
+}
