@@ -16,6 +16,8 @@ const usage = `usage: roomwarden <command> [arguments]
 
 commands:
   run --config FILE      run the daemon
+  demo                   run the daemon on embedded defaults against a simulator,
+                         publishing the sample events (the quick start)
   check PATH...          load and compile rules; print every error
   test PATH...           run rule tests (*_test.yaml)
   version                print version information
@@ -29,6 +31,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return runDaemon(args[1:], stdout, stderr)
+	case "demo":
+		return runDemo(args[1:], stdout, stderr)
 	case "check":
 		return runCheck(args[1:], stdout, stderr)
 	case "test":

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// runCmd runs the roomwarden command line and returns its exit status
+// and output.
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// writeRules writes files into a new temporary directory.
+func writeRules(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const goodRule = `rules:
+  - name: mute
+    on: [member.enter]
+    when: event.user.flagged
+    actions:
+      - lock_seat: {room_id: event.room_id, index: 2, forbid_audio: true}
+`
+
+func TestCheck(t *testing.T) {
+	broken := writeRules(t, map[string]string{
+		"a.yaml": goodRule,
+		"b.yaml": "rules:\n  - name: typo\n    on: [member.enter]\n    when: event.usr.flagged\n    actions:\n      - lock_seat: {room_id: event.room_id, index: 2, forbid_audo: true}\n",
+	})
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{
+			name:       "examples",
+			args:       []string{"check", "../../examples/rules"},
+			wantStdout: "ok: 4 files, 4 rules, 4 event types\n",
+		},
+		{
+			name:       "one file",
+			args:       []string{"check", "../../examples/rules/spam-seat.yaml"},
+			wantStdout: "ok: 1 file, 1 rule, 1 event type\n",
+		},
+		{
+			name:     "every error of a broken directory",
+			args:     []string{"check", broken},
+			wantCode: 1,
+			wantStderr: broken + `/b.yaml:4:17: when: unknown field "usr" in event; did you mean "user"?
+` + broken + `/b.yaml:6:20: lock_seat sets none of forbid_taken, forbid_video, forbid_audio
+` + broken + `/b.yaml:6:55: unknown field "forbid_audo" in lock_seat; did you mean "forbid_audio"?
+`,
+		},
+		{
+			name:       "missing path",
+			args:       []string{"check", "no/such/dir"},
+			wantCode:   1,
+			wantStderr: "no/such/dir: no such file or directory\n",
+		},
+		{
+			name:       "no arguments",
+			args:       []string{"check"},
+			wantCode:   2,
+			wantStderr: checkUsage,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, tc.args...)
+			if code != tc.wantCode || stdout != tc.wantStdout || stderr != tc.wantStderr {
+				t.Errorf("roomwarden %v = %d\nstdout:\n%s\nstderr:\n%s\nwant %d\nstdout:\n%s\nstderr:\n%s",
+					tc.args, code, stdout, stderr, tc.wantCode, tc.wantStdout, tc.wantStderr)
+			}
+		})
+	}
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/roomwarden/roomwarden/cmd/roomwarden/app"
+	"github.com/roomwarden/roomwarden/examples/roomengine-sim/sim"
+)
+
+const (
+	demoAppID     = 1400000000
+	demoSecretEnv = "ROOMWARDEN_DEMO_SECRET_KEY"
+)
+
+// demoFlags are `roomwarden demo`'s flags.
+type demoFlags struct {
+	natsListen, httpListen, rulesDir, eventsDir string
+	runFor                                      time.Duration
+	logs                                        logFlags
+}
+
+// runDemo is `roomwarden demo`: the real daemon on its embedded defaults
+// (embedded NATS, the example rules, the action log on stdout), pointed
+// at an in-process Room Engine simulator, with the sample events
+// published once it is up. It keeps running for `nats pub` until Ctrl-C.
+func runDemo(args []string, stdout, stderr io.Writer) int {
+	f, err := parseDemoFlags(args, stderr)
+	if err != nil {
+		return 2
+	}
+	logger, err := f.logs.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "roomwarden demo: %v\n", err)
+		return 2
+	}
+	key := rand.Text()
+	simURL, stopSim, err := startSimulator(key, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "roomwarden demo: %v\n", err)
+		return 1
+	}
+	defer stopSim()
+	storeDir, err := os.MkdirTemp("", "roomwarden-demo-")
+	if err != nil {
+		fmt.Fprintf(stderr, "roomwarden demo: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(storeDir)
+	os.Setenv(demoSecretEnv, key)
+	cfg := demoConfig(f, simURL, storeDir)
+	return serve(cfg, logger, stderr, func(a *app.App, stop context.CancelFunc) {
+		go publishSamples(a, f, simURL, stop, logger)
+	})
+}
+
+func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
+	var f demoFlags
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", "embedded NATS listen address (for nats pub)")
+	fs.StringVar(&f.httpListen, "http-listen", "127.0.0.1:9464", "operations endpoint (/metrics, /rules, ...)")
+	fs.StringVar(&f.rulesDir, "rules", "./examples/rules", "rules directory")
+	fs.StringVar(&f.eventsDir, "events", "./examples/events", "sample events published at start")
+	fs.DurationVar(&f.runFor, "for", 0, "stop after this long (0: run until Ctrl-C)")
+	f.logs = addLogFlags(fs)
+	return f, fs.Parse(args)
+}
+
+func demoConfig(f demoFlags, simURL, storeDir string) *app.Config {
+	cfg := app.Default()
+	cfg.NATS.Embedded.Listen = f.natsListen
+	cfg.NATS.Embedded.StoreDir = storeDir
+	cfg.HTTP.Listen = f.httpListen
+	cfg.Rules.Dir = f.rulesDir
+	cfg.RoomEngine.Endpoint = simURL
+	cfg.RoomEngine.SDKAppID = demoAppID
+	cfg.RoomEngine.SecretKeyEnv = demoSecretEnv
+	cfg.ActionLog.Path = "-"
+	return cfg
+}
+
+// startSimulator serves the Room Engine simulator on a loopback port.
+func startSimulator(key string, logger *slog.Logger) (string, func(), error) {
+	s, err := sim.New(sim.Config{SecretKey: []byte(key), SDKAppID: demoAppID, Logger: logger})
+	if err != nil {
+		return "", nil, fmt.Errorf("simulator: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("simulator: %w", err)
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("simulator stopped", "err", err)
+		}
+	}()
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// publishSamples publishes every sample event, then tells the user what
+// to try next. It runs beside the daemon.
+func publishSamples(a *app.App, f demoFlags, simURL string, stop context.CancelFunc, logger *slog.Logger) {
+	if f.runFor > 0 {
+		time.AfterFunc(f.runFor, stop)
+	}
+	n, err := publishDir(a.NATSURL(), f.eventsDir)
+	if err != nil {
+		logger.Error("publish sample events", "err", err)
+		return
+	}
+	logger.Info(fmt.Sprintf("demo: published %d sample events from %s; the action log follows on stdout", n, f.eventsDir))
+	logger.Info("demo: try it yourself",
+		"publish", `nats pub rooms.events.member.enter '{"type":"member.enter","room_id":"room-demo","user":{"id":"u9","flagged":true}}'`,
+		"seats", simURL+"/rooms/room-demo/seats", "rules", "http://"+a.HTTPAddr()+"/rules")
+}
+
+// publishDir publishes each *.json file in dir to JetStream on the
+// subject its event type implies, and waits for the stream's ack.
+func publishDir(url, dir string) (int, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return 0, err
+	}
+	sort.Strings(files)
+	nc, err := nats.Connect(url, nats.Name("roomwarden-demo"))
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := js.Publish(ctx, sampleSubject(data), data); err != nil {
+			return 0, fmt.Errorf("publish %s: %w", file, err)
+		}
+	}
+	return len(files), nil
+}
+
+// sampleSubject is rooms.events.<type> for canonical events and
+// rooms.events.callback.<command> for Tencent callback bodies.
+func sampleSubject(data []byte) string {
+	var head struct {
+		Type            string `json:"type"`
+		CallbackCommand string `json:"CallbackCommand"`
+	}
+	_ = json.Unmarshal(data, &head)
+	switch {
+	case head.CallbackCommand != "":
+		return "rooms.events.callback." + strings.ReplaceAll(head.CallbackCommand, ".", "_")
+	case head.Type != "":
+		return "rooms.events." + head.Type
+	}
+	return "rooms.events.unknown"
+}

@@ -1,0 +1,231 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roomwarden/roomwarden/rules"
+)
+
+// RuleSource yields the rule set currently in force (a rules.Watcher).
+type RuleSource interface {
+	Current() *rules.Set
+}
+
+// Submitter runs actions and reports each one's terminal outcome (the
+// Executor). done's error means the action reached no terminal outcome.
+type Submitter interface {
+	Submit(ctx context.Context, a Action, done func(Outcome, error)) error
+}
+
+// PipelineConfig configures a Pipeline.
+type PipelineConfig struct {
+	DryRun   bool          // route every action to the dry-run sink
+	NakDelay time.Duration // redelivery delay when an outcome could not be recorded; default 5s
+	Now      func() time.Time
+}
+
+// Pipeline is the MessageHandler at the heart of the daemon: decode,
+// evaluate, cool down, execute, record, and only then acknowledge.
+type Pipeline struct {
+	cfg       PipelineConfig
+	rules     RuleSource
+	cooldowns *rules.Cooldowns
+	exec      Submitter
+	rec       Recorder
+	dlq       EventDeadLetterSink
+	log       *slog.Logger
+	metrics   *pipelineMetrics
+	scratch   sync.Pool // *scratch
+}
+
+var _ MessageHandler = (*Pipeline)(nil)
+
+// scratch holds per-goroutine buffers and the evaluator (VMs are not
+// safe for concurrent use, so each in-flight handler borrows one).
+type scratch struct {
+	eval    *rules.Evaluator
+	events  []rules.Event
+	matches []rules.Match
+	actions []Action
+}
+
+// NewPipeline wires a pipeline. cooldowns outlive rule reloads: the
+// caller owns them.
+func NewPipeline(cfg PipelineConfig, src RuleSource, cd *rules.Cooldowns, exec Submitter,
+	rec Recorder, dlq EventDeadLetterSink, logger *slog.Logger, reg prometheus.Registerer) *Pipeline {
+	if cfg.NakDelay <= 0 {
+		cfg.NakDelay = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Pipeline{cfg: cfg, rules: src, cooldowns: cd, exec: exec, rec: rec, dlq: dlq,
+		log: logger.With("component", "pipeline"), metrics: newPipelineMetrics(reg)}
+	p.scratch.New = func() any { return &scratch{eval: rules.NewEvaluator(cd)} }
+	return p
+}
+
+// HandleMessage implements MessageHandler.
+func (p *Pipeline) HandleMessage(ctx context.Context, d Delivery) Result {
+	p.metrics.received.Inc()
+	s := p.scratch.Get().(*scratch)
+	defer p.scratch.Put(s)
+
+	var err error
+	s.events, err = DecodeEvents(d.Data, s.events[:0])
+	if err != nil {
+		return p.malformed(ctx, d, err)
+	}
+	p.metrics.decoded.Add(float64(len(s.events)))
+	var b batch
+	b.actions = s.actions[:0]
+	for i := range s.events {
+		ev := &s.events[i]
+		fillIdentity(ev, d, i, len(s.events))
+		p.evaluate(s, ev, &b)
+	}
+	s.actions = b.actions[:0]
+	if len(b.actions) == 0 && len(b.suppressed) == 0 {
+		return Result{Verdict: Ack}
+	}
+	return p.execute(ctx, &b)
+}
+
+// fillIdentity gives an event without an id or time the delivery's.
+func fillIdentity(ev *rules.Event, d Delivery, i, n int) {
+	if ev.ID == "" {
+		id := d.MsgID
+		if id == "" {
+			id = "seq-" + strconv.FormatUint(d.StreamSeq, 10)
+		}
+		if n > 1 {
+			id += "#" + strconv.Itoa(i)
+		}
+		ev.ID = id
+	}
+	if ev.Time.IsZero() {
+		ev.Time = d.Published
+	}
+}
+
+// evaluate runs the rules on one event and submits what they ask for.
+func (p *Pipeline) evaluate(s *scratch, ev *rules.Event, b *batch) {
+	set := p.rules.Current()
+	if set == nil {
+		return
+	}
+	now := p.cfg.Now()
+	s.matches = s.eval.Eval(set, ev, now, s.matches[:0])
+	p.metrics.observeCandidates(set, ev.Type)
+	for i := range s.matches {
+		m := &s.matches[i]
+		if m.Err != nil {
+			p.metrics.ruleError(m.Rule.Name)
+			p.log.Warn("rule failed at runtime", "rule", m.Rule.Name, "file", m.Rule.File,
+				"event_id", ev.ID, "err", m.Err)
+			continue
+		}
+		p.metrics.ruleMatch(m.Rule.Name)
+		for _, params := range m.Actions {
+			a := Action{Rule: m.Rule.Name, EventID: ev.ID, Kind: ActionLockSeat, Params: params,
+				DryRun: p.cfg.DryRun || m.Rule.DryRun}
+			if m.Suppressed {
+				b.suppressed = append(b.suppressed, suppressed(a, now))
+				continue
+			}
+			b.actions = append(b.actions, a)
+		}
+	}
+}
+
+func suppressed(a Action, now time.Time) Outcome {
+	return Outcome{Time: now, Rule: a.Rule, EventID: a.EventID, Action: a.Kind,
+		Params: a.Params, Outcome: Suppressed}
+}
+
+// execute submits a delivery's actions, waits for every outcome,
+// records them all, and decides the verdict: Ack only when every action
+// is terminal and on file.
+func (p *Pipeline) execute(ctx context.Context, b *batch) Result {
+	// Buffered for every action, so the executor's callbacks never block,
+	// even after a shutdown made us stop waiting.
+	results := make(chan result, len(b.actions))
+	done := func(o Outcome, err error) { results <- result{o, err} }
+	var notTerminal error
+	pending := 0
+	for _, a := range b.actions {
+		if err := p.exec.Submit(ctx, a, done); err != nil {
+			notTerminal = fmt.Errorf("submit %s for rule %s: %w", a.Kind, a.Rule, err)
+			break
+		}
+		pending++
+	}
+	outcomes := b.suppressed
+	for range pending {
+		select {
+		case r := <-results:
+			if r.err != nil {
+				notTerminal = r.err
+				continue
+			}
+			outcomes = append(outcomes, r.o)
+		case <-ctx.Done():
+			return Result{Verdict: Leave, Reason: "shutting down with actions in flight"}
+		}
+	}
+	if res, ok := p.record(outcomes); !ok {
+		return res
+	}
+	if notTerminal != nil {
+		if ctx.Err() != nil {
+			return Result{Verdict: Leave, Reason: notTerminal.Error()}
+		}
+		return Result{Verdict: Nak, Delay: p.cfg.NakDelay, Reason: notTerminal.Error()}
+	}
+	return Result{Verdict: Ack}
+}
+
+// record writes outcomes to the action log; a failure asks for
+// redelivery, since an unrecorded outcome must not be acknowledged.
+func (p *Pipeline) record(outcomes []Outcome) (Result, bool) {
+	for _, o := range outcomes {
+		if err := p.rec.Record(o); err != nil {
+			p.metrics.recordErrors.Inc()
+			return Result{Verdict: Nak, Delay: p.cfg.NakDelay, Reason: "action log: " + err.Error()}, false
+		}
+		p.metrics.action(o)
+	}
+	return Result{}, true
+}
+
+// malformed dead-letters an undecodable delivery and terminates it; if
+// the dead letter cannot be written it is redelivered instead of lost.
+func (p *Pipeline) malformed(ctx context.Context, d Delivery, err error) Result {
+	p.metrics.malformed.Inc()
+	reason := err.Error()
+	p.log.Warn("malformed event", "subject", d.Subject, "stream_seq", d.StreamSeq, "reason", reason)
+	m := Malformed{Subject: d.Subject, StreamSeq: d.StreamSeq, Reason: reason, Data: d.Data}
+	if dlqErr := p.dlq.DeadLetterEvent(ctx, m); dlqErr != nil {
+		p.log.Error("dead-letter malformed event", "stream_seq", d.StreamSeq, "err", dlqErr)
+		return Result{Verdict: Nak, Delay: p.cfg.NakDelay, Reason: "dead letter: " + dlqErr.Error()}
+	}
+	return Result{Verdict: Term, Reason: reason}
+}
+
+// batch is what one delivery's events asked for.
+type batch struct {
+	actions    []Action
+	suppressed []Outcome // terminal without the executor (cooldown)
+}
+
+type result struct {
+	o   Outcome
+	err error
+}

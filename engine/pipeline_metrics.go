@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roomwarden/roomwarden/rules"
+)
+
+// pipelineMetrics are the event and per-rule series. Per-rule counters
+// are resolved once per rule set, not per event, to keep label lookups
+// off the hot path.
+type pipelineMetrics struct {
+	received, decoded, malformed, recordErrors prometheus.Counter
+
+	evaluations, matches, errors *prometheus.CounterVec
+	actions                      *prometheus.CounterVec
+
+	cache sync.Map // rule name → evaluations prometheus.Counter
+}
+
+func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
+	m := &pipelineMetrics{
+		received: prometheus.NewCounter(prometheus.CounterOpts{Name: "roomwarden_events_received_total",
+			Help: "Messages received from the event stream."}),
+		decoded: prometheus.NewCounter(prometheus.CounterOpts{Name: "roomwarden_events_decoded_total",
+			Help: "Events decoded (a callback body can hold several)."}),
+		malformed: prometheus.NewCounter(prometheus.CounterOpts{Name: "roomwarden_events_malformed_total",
+			Help: "Messages that could not be decoded; dead-lettered and terminated."}),
+		recordErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "roomwarden_outcome_record_errors_total",
+			Help: "Outcomes that could not be written to the action log; their events were redelivered."}),
+		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roomwarden_rule_evaluations_total",
+			Help: "Rule evaluations, by rule."}, []string{"rule"}),
+		matches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roomwarden_rule_matches_total",
+			Help: "Rule matches, by rule."}, []string{"rule"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roomwarden_rule_errors_total",
+			Help: "Rule runtime errors, by rule."}, []string{"rule"}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roomwarden_actions_total",
+			Help: "Actions by rule and terminal outcome, counted once recorded."}, []string{"rule", "outcome"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.received, m.decoded, m.malformed, m.recordErrors,
+			m.evaluations, m.matches, m.errors, m.actions)
+	}
+	return m
+}
+
+// observeCandidates counts one evaluation for every rule that listened
+// for this event type.
+func (m *pipelineMetrics) observeCandidates(set *rules.Set, eventType string) {
+	for _, r := range set.Candidates(eventType) {
+		m.evaluationsOf(r.Name).Inc()
+	}
+}
+
+func (m *pipelineMetrics) evaluationsOf(rule string) prometheus.Counter {
+	if c, ok := m.cache.Load(rule); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := m.cache.LoadOrStore(rule, m.evaluations.WithLabelValues(rule))
+	return c.(prometheus.Counter)
+}
+
+func (m *pipelineMetrics) ruleMatch(rule string) { m.matches.WithLabelValues(rule).Inc() }
+func (m *pipelineMetrics) ruleError(rule string) { m.errors.WithLabelValues(rule).Inc() }
+
+func (m *pipelineMetrics) action(o Outcome) {
+	m.actions.WithLabelValues(o.Rule, string(o.Outcome)).Inc()
+}

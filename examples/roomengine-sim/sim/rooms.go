@@ -1,0 +1,113 @@
+package sim
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/roomwarden/roomwarden/rules"
+)
+
+// Seat is one seat's lock state, as get_seat_list spells it.
+type Seat struct {
+	Index           int  `json:"Index"`
+	IsTakenDisabled bool `json:"IsTakenDisabled"`
+	IsVideoDisabled bool `json:"IsVideoDisabled"`
+	IsAudioDisabled bool `json:"IsAudioDisabled"`
+}
+
+// room is one room's seats. seats < 0 means any index is valid.
+type room struct {
+	seats int
+	state map[int]*Seat
+}
+
+// AddRoom creates (or resets) a room with seats seats: indexes 0 to
+// seats-1 are valid, 0 means the room has no seats (100211), negative
+// means any index is valid.
+func (s *Server) AddRoom(id string, seats int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rooms[id] = &room{seats: seats, state: map[int]*Seat{}}
+}
+
+// RemoveRoom destroys a room; calls for it then answer 100004 in strict
+// mode.
+func (s *Server) RemoveRoom(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.rooms, id)
+}
+
+// Seats returns a room's locked seats by index, and whether it exists.
+func (s *Server) Seats(id string) ([]Seat, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[id]
+	if r == nil {
+		return nil, false
+	}
+	out := make([]Seat, 0, len(r.state))
+	for _, i := range slices.Sorted(maps.Keys(r.state)) {
+		out = append(out, *r.state[i])
+	}
+	return out, true
+}
+
+// apply merges the flags a call sets into the seat. Callers hold mu.
+func (r *room) apply(index int, taken, video, audio rules.Flag) {
+	st := r.state[index]
+	if st == nil {
+		st = &Seat{Index: index}
+		r.state[index] = st
+	}
+	merge(&st.IsTakenDisabled, taken)
+	merge(&st.IsVideoDisabled, video)
+	merge(&st.IsAudioDisabled, audio)
+}
+
+func merge(dst *bool, f rules.Flag) {
+	if f.IsSet() {
+		*dst = f.Bool()
+	}
+}
+
+func (s *Server) handleSeats(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	seats, ok := s.Seats(id)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "room " + strconv.Quote(id) + " not found"})
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		RoomID   string `json:"RoomId"`
+		SeatList []Seat `json:"SeatList"`
+	}{id, seats})
+}
+
+func (s *Server) handleAddRoom(w http.ResponseWriter, r *http.Request) {
+	seats := -1
+	if v := r.URL.Query().Get("seats"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "seats must be an integer"})
+			return
+		}
+		seats = n
+	}
+	s.AddRoom(r.PathValue("id"), seats)
+	writeJSON(w, http.StatusCreated, map[string]any{"RoomId": r.PathValue("id"), "Seats": seats})
+}
+
+func (s *Server) handleRemoveRoom(w http.ResponseWriter, r *http.Request) {
+	s.RemoveRoom(r.PathValue("id"))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,389 @@
+package sim
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roomwarden/roomwarden/engine"
+	"github.com/roomwarden/roomwarden/rules"
+	"github.com/roomwarden/roomwarden/sinks/roomengine"
+)
+
+func TestSeatStateMergesFlags(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t)
+	steps := []engine.LockSeat{
+		{RoomID: "room-test", Index: 2, ForbidAudio: rules.True},
+		{RoomID: "room-test", Index: 2, ForbidTaken: rules.True},
+		{RoomID: "room-test", Index: 2, ForbidAudio: rules.False, ForbidVideo: rules.True},
+		{RoomID: "room-test", Index: 0, ForbidVideo: rules.False},
+	}
+	for _, p := range steps {
+		if got := code(t, c, p); got != 0 {
+			t.Fatalf("lock_seat %+v: code %d", p, got)
+		}
+	}
+	status, seats := f.seatsOf(t, "room-test")
+	want := []Seat{
+		{Index: 0},
+		{Index: 2, IsTakenDisabled: true, IsVideoDisabled: true, IsAudioDisabled: false},
+	}
+	if status != http.StatusOK || len(seats) != len(want) || seats[0] != want[0] || seats[1] != want[1] {
+		t.Errorf("GET seats = %d %+v, want 200 %+v", status, seats, want)
+	}
+	if status, _ := f.seatsOf(t, "never-used"); status != http.StatusNotFound {
+		t.Errorf("GET seats of an unknown room = %d, want 404", status)
+	}
+}
+
+func TestStrictRooms(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Strict = true })
+	c := f.client(t)
+	resp, err := http.Post(f.ts.URL+"/rooms/made-by-http?seats=4", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	f.sim.AddRoom("no-seats", 0)
+	f.sim.AddRoom("gone", -1)
+	f.sim.RemoveRoom("gone")
+	tests := []struct {
+		name string
+		p    engine.LockSeat
+		want int
+	}{
+		{"unknown room", engine.LockSeat{RoomID: "nope", Index: 1, ForbidTaken: rules.True}, CodeRoomNotFound},
+		{"created over http", engine.LockSeat{RoomID: "made-by-http", Index: 3, ForbidTaken: rules.True}, 0},
+		{"index out of range", engine.LockSeat{RoomID: "made-by-http", Index: 4, ForbidTaken: rules.True}, CodeBadParameter},
+		{"room without seats", engine.LockSeat{RoomID: "no-seats", Index: 0, ForbidTaken: rules.True}, CodeSeatsNotSupported},
+		{"destroyed room", engine.LockSeat{RoomID: "gone", Index: 0, ForbidTaken: rules.True}, CodeRoomNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := code(t, c, tc.p); got != tc.want {
+				t.Errorf("code = %d, want %d", got, tc.want)
+			}
+		})
+	}
+	if seats, ok := f.sim.Seats("made-by-http"); !ok || len(seats) != 1 || !seats[0].IsTakenDisabled {
+		t.Errorf("Seats = %+v %v, want seat 3 locked", seats, ok)
+	}
+	if _, ok := f.sim.Seats("nope"); ok {
+		t.Error("a strict-mode call created an unknown room")
+	}
+}
+
+func TestRejectsBadRequests(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Admins = []string{testAdmin, "other-admin"} })
+	sigFor := func(key string, app uint64, id string, at time.Time) string {
+		s, err := roomengine.GenUserSig([]byte(key), app, id, at, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	now := f.clock.Now()
+	const body = `{"RoomId":"r","Index":1,"ForbidAudio":true}`
+	tests := []struct {
+		name   string
+		method string
+		set    map[string]string // query edits; "" deletes
+		body   string
+		want   int
+	}{
+		{"valid", "POST", nil, body, 0},
+		{"GET", "GET", nil, body, CodeHTTPParse},
+		{"no random", "POST", map[string]string{"random": ""}, body, CodeBadQuery},
+		{"random over uint32", "POST", map[string]string{"random": "4294967296"}, body, CodeBadQuery},
+		{"random negative", "POST", map[string]string{"random": "-1"}, body, CodeBadQuery},
+		{"random max", "POST", map[string]string{"random": "4294967295"}, body, 0},
+		{"contenttype xml", "POST", map[string]string{"contenttype": "xml"}, body, CodeBadQuery},
+		{"no identifier", "POST", map[string]string{"identifier": ""}, body, CodeBadQuery},
+		{"no usersig", "POST", map[string]string{"usersig": ""}, body, CodeBadQuery},
+		{"sdkappid not a number", "POST", map[string]string{"sdkappid": "x"}, body, CodeBadQuery},
+		{"other sdkappid", "POST", map[string]string{"sdkappid": "1400000001"}, body, CodeInvalidApp},
+		{"usersig garbage", "POST", map[string]string{"usersig": "eJxnot-a-sig"}, body, CodeUserSigIllegal},
+		{"usersig other key", "POST", map[string]string{"usersig": sigFor("wrong", testApp, testAdmin, now)}, body, CodeUserSigKey},
+		{"usersig expired", "POST", map[string]string{"usersig": sigFor(testKey, testApp, testAdmin, now.Add(-2*time.Hour))}, body, CodeUserSigExpired},
+		{"usersig other identifier", "POST", map[string]string{"usersig": sigFor(testKey, testApp, "other-admin", now)}, body, CodeUserSigIdentifier},
+		{"usersig other app", "POST", map[string]string{"usersig": sigFor(testKey, 99, testAdmin, now)}, body, CodeUserSigAppID},
+		{"not an admin", "POST", map[string]string{"identifier": "u1", "usersig": sigFor(testKey, testApp, "u1", now)}, body, CodeAdminRequired},
+		{"body not json", "POST", nil, "RoomId=r", CodeBadJSON},
+		{"empty body", "POST", nil, "", CodeBadJSON},
+		{"no RoomId", "POST", nil, `{"Index":1}`, CodeBadParameter},
+		{"empty RoomId", "POST", nil, `{"RoomId":"","Index":1}`, CodeBadParameter},
+		{"RoomId a number", "POST", nil, `{"RoomId":5,"Index":1}`, CodeBadParameter},
+		{"no Index", "POST", nil, `{"RoomId":"r"}`, CodeBadParameter},
+		{"fractional Index", "POST", nil, `{"RoomId":"r","Index":2.5}`, CodeBadParameter},
+		{"negative Index", "POST", nil, `{"RoomId":"r","Index":-1}`, CodeBadParameter},
+		{"string flag", "POST", nil, `{"RoomId":"r","Index":1,"ForbidAudio":"yes"}`, CodeBadParameter},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := f.goodQuery(t)
+			for k, v := range tc.set {
+				if v == "" {
+					q.Del(k)
+				} else {
+					q.Set(k, v)
+				}
+			}
+			a := f.do(t, rawCall{method: tc.method, query: q, body: tc.body})
+			wantStatus := map[bool]string{true: "OK", false: "FAIL"}[tc.want == 0]
+			if a.ErrorCode != tc.want || a.ActionStatus != wantStatus || a.RequestId == "" {
+				t.Errorf("answer = %+v, want code %d %s with a RequestId", a, tc.want, wantStatus)
+			}
+		})
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Limit = 5 })
+	c := f.client(t)
+	p := engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True}
+	steps := []struct {
+		advance time.Duration
+		calls   int
+		wantOK  int
+	}{
+		{0, 8, 5},                      // burst at t0: five pass
+		{999 * time.Millisecond, 2, 0}, // t0+999ms: the five are still in the window
+		{time.Millisecond, 6, 5},       // t0+1s: they have left it
+		{500 * time.Millisecond, 1, 0},
+		{500 * time.Millisecond, 3, 3},
+	}
+	for i, s := range steps {
+		f.clock.Add(s.advance)
+		okCount := 0
+		for range s.calls {
+			switch got := code(t, c, p); got {
+			case 0:
+				okCount++
+			case CodeFrequencyLimit:
+			default:
+				t.Fatalf("step %d: code %d", i, got)
+			}
+		}
+		if okCount != s.wantOK {
+			t.Errorf("step %d: %d of %d accepted, want %d", i, okCount, s.calls, s.wantOK)
+		}
+	}
+	if got := f.sim.MaxInWindow(time.Second); got != 5 {
+		t.Errorf("MaxInWindow(1s) = %d, want 5", got)
+	}
+	if got := f.sim.MaxReceivedInWindow(time.Second); got != 10 {
+		t.Errorf("MaxReceivedInWindow(1s) = %d, want 10 (the first two steps)", got)
+	}
+}
+
+func TestRateLimitDefault(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t)
+	throttled := 0
+	for i := range 250 {
+		switch got := code(t, c, engine.LockSeat{RoomID: "r", Index: i % 8, ForbidTaken: rules.True}); got {
+		case 0:
+		case CodeFrequencyLimit:
+			throttled++
+		default:
+			t.Fatalf("code %d", got)
+		}
+	}
+	if throttled != 50 {
+		t.Errorf("%d throttled of 250 in one instant, want 50 past the default 200", throttled)
+	}
+	if got := f.sim.MaxInWindow(time.Second); got != DefaultLimit {
+		t.Errorf("MaxInWindow = %d, want %d", got, DefaultLimit)
+	}
+}
+
+func TestFaultInjection(t *testing.T) {
+	tests := []struct {
+		name   string
+		inject func(*Server)
+		room   func(i int) string
+		want   []int // codes, or -status for HTTP faults
+	}{
+		{"next n codes", func(s *Server) { s.FailNext(2, Fault{Code: CodeInternal}) },
+			nil, []int{CodeInternal, CodeInternal, 0, 0}},
+		{"next codes in order", func(s *Server) {
+			s.FailNext(1, Fault{Code: 60008})
+			s.FailNext(1, Fault{HTTPStatus: 502})
+		}, nil, []int{60008, -502, 0}},
+		{"flaky room", func(s *Server) { s.FailRoom("flaky", 2, Fault{Code: CodeInternal}) },
+			func(i int) string { return []string{"flaky", "calm", "flaky", "flaky"}[i] },
+			[]int{CodeInternal, 0, CodeInternal, 0}},
+		{"every call", func(s *Server) { s.FailRate(1, Fault{HTTPStatus: 503}) },
+			nil, []int{-503, -503, -503}},
+		{"never", func(s *Server) { s.FailRate(0, Fault{Code: CodeInternal}) },
+			nil, []int{0, 0, 0}},
+		{"cleared", func(s *Server) {
+			s.FailRate(1, Fault{Code: CodeInternal})
+			s.FailNext(5, Fault{Code: CodeInternal})
+			s.ClearFaults()
+		}, nil, []int{0, 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			c := f.client(t)
+			tc.inject(f.sim)
+			for i, want := range tc.want {
+				room := "r"
+				if tc.room != nil {
+					room = tc.room(i)
+				}
+				_, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: room, Index: 1, ForbidAudio: rules.True})
+				if got := outcome(t, err); got != want {
+					t.Errorf("call %d: got %d, want %d (%v)", i, got, want, err)
+				}
+			}
+		})
+	}
+}
+
+// outcome is the ErrorCode of err, minus the HTTP status for HTTP faults.
+func outcome(t *testing.T, err error) int {
+	t.Helper()
+	if err == nil {
+		return 0
+	}
+	var ce *engine.CallError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v", err)
+	}
+	if ce.Code != 0 {
+		return ce.Code
+	}
+	return -ce.Status
+}
+
+func TestFaultRateSampling(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Limit = -1 })
+	c := f.client(t)
+	f.sim.FailRate(0.25, Fault{Code: CodeInternal})
+	const calls = 400
+	failed := 0
+	for range calls {
+		if code(t, c, engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True}) == CodeInternal {
+			failed++
+		}
+	}
+	// Seeded, so the count is fixed; the bounds only say it is a fraction.
+	if failed < calls/8 || failed > calls*3/8 {
+		t.Errorf("%d of %d calls failed at rate 0.25", failed, calls)
+	}
+}
+
+func TestFaultDelay(t *testing.T) {
+	f := newFixture(t)
+	short := func(c *roomengine.Config) { c.Timeout, c.AllowShortTimeout = 100*time.Millisecond, true }
+	c := f.client(t, short)
+	f.sim.FailNext(1, Fault{Delay: 5 * time.Second})
+	_, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True})
+	if engine.ClassOf(err) != engine.Retryable {
+		t.Fatalf("delayed call: err = %v, want a retryable timeout", err)
+	}
+	if got := code(t, c, engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True}); got != 0 {
+		t.Errorf("call after the delayed one: code %d, want 0", got)
+	}
+	f.sim.SetLatency(time.Millisecond)
+	if got := code(t, c, engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True}); got != 0 {
+		t.Errorf("call with latency: code %d, want 0", got)
+	}
+	calls := f.sim.Calls()
+	delays := []time.Duration{5 * time.Second, 0, time.Millisecond}
+	for i, want := range delays {
+		if calls[i].Delay != want {
+			t.Errorf("call %d delay = %v, want %v", i, calls[i].Delay, want)
+		}
+	}
+}
+
+func TestCallRecordAndLog(t *testing.T) {
+	f := newFixture(t)
+	q := f.goodQuery(t)
+	q.Set("random", "4000000000")
+	a := f.do(t, rawCall{method: "POST", query: q, body: `{"RoomId":"room-x","Index":4,"ForbidTaken":false,"ForbidVideo":true}`})
+	f.clock.Add(time.Second)
+	q.Set("contenttype", "text")
+	f.do(t, rawCall{method: "POST", query: q, body: `{"RoomId":"room-x","Index":4}`})
+
+	calls := f.sim.Calls()
+	if len(calls) != 2 {
+		t.Fatalf("%d calls recorded, want 2", len(calls))
+	}
+	want := Call{
+		Time: time.Unix(1750000000, 0), Identifier: testAdmin, Random: 4000000000,
+		RoomID: "room-x", Index: 4, ForbidTaken: rules.False, ForbidVideo: rules.True,
+		HTTPStatus: 200, RequestID: a.RequestId,
+	}
+	if got := calls[0]; got != want {
+		t.Errorf("call 0 = %+v\nwant %+v", got, want)
+	}
+	if calls[1].Code != CodeBadQuery || !calls[1].Time.Equal(want.Time.Add(time.Second)) {
+		t.Errorf("call 1 = %+v, want code %d one second later", calls[1], CodeBadQuery)
+	}
+	logs := f.logs.String()
+	if n := strings.Count(logs, "msg=lock_seat"); n != 2 {
+		t.Errorf("%d log lines for 2 calls:\n%s", n, logs)
+	}
+	if strings.Contains(logs, q.Get("usersig")) || strings.Contains(logs, testKey) {
+		t.Errorf("the log contains the usersig or key:\n%s", logs)
+	}
+	f.sim.ResetCalls()
+	if n := len(f.sim.Calls()); n != 0 {
+		t.Errorf("%d calls after ResetCalls", n)
+	}
+}
+
+func TestCallRecordBounded(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.MaxCalls = 4 })
+	q := f.goodQuery(t)
+	for i := range 7 {
+		q.Set("random", strings.Repeat("1", i+1))
+		f.do(t, rawCall{method: "POST", query: q, body: `{"RoomId":"r","Index":0}`})
+	}
+	calls := f.sim.Calls()
+	if len(calls) > 4 || calls[len(calls)-1].Random != 1111111 {
+		t.Errorf("record = %d calls ending with random %d; want at most 4, newest kept", len(calls), calls[len(calls)-1].Random)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no key", Config{SDKAppID: 1}, "secret key is empty"},
+		{"no app", Config{SecretKey: []byte("k")}, "sdkappid is not set"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestExpiredUserSigAgainstClient(t *testing.T) {
+	f := newFixture(t)
+	behind := &fakeClock{t: f.clock.Now().Add(-25 * time.Hour)} // a client clock a day behind
+	c := f.client(t, func(c *roomengine.Config) { c.Now = behind.Now })
+	_, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True})
+	if got := outcome(t, err); got != CodeUserSigExpired || engine.ClassOf(err) != engine.Permanent {
+		t.Errorf("code %d class %v, want %d permanent", got, engine.ClassOf(err), CodeUserSigExpired)
+	}
+	if n := len(f.sim.Calls()); n != 2 {
+		t.Errorf("%d calls, want 2: the first and one after regenerating", n)
+	}
+	behind.Add(25 * time.Hour)
+	if got := code(t, c, engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True}); got != 0 {
+		t.Errorf("after the clocks agree: code %d, want 0", got)
+	}
+}

@@ -1,0 +1,113 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+const benchTypes = 20
+
+// genRules returns a rules file of n rules; typeOf names rule i's event
+// type. Conditions are simple: a numeric and a string comparison that
+// both run (the score passes, the room does not match).
+func genRules(n int, typeOf func(i int) string) []byte {
+	var b strings.Builder
+	b.WriteString("rules:\n")
+	for i := range n {
+		fmt.Fprintf(&b, `  - name: rule-%d
+    on: [%s]
+    when: event.user.score > 0.5 && event.room_id == "room-%d"
+    actions:
+      - lock_seat: {room_id: event.room_id, index: event.seat.index, forbid_audio: true}
+    cooldown: {key: event.room_id, for: 1m}
+`, i, typeOf(i), i)
+	}
+	return []byte(b.String())
+}
+
+func evenly(i int) string { return fmt.Sprintf("type.%02d", i%benchTypes) }
+
+func benchEvent() *Event {
+	return &Event{ID: "e1", Type: "type.00", RoomID: "room-none", User: User{ID: "u1", Score: 0.9}, Seat: Seat{Index: 2}}
+}
+
+// benchEval evaluates one event against s and reports the cost per
+// candidate rule.
+func benchEval(b *testing.B, s *Set) {
+	b.Helper()
+	ev := benchEvent()
+	cands := len(s.Candidates(ev.Type))
+	e := NewEvaluator(NewCooldowns(0))
+	var ms []Match
+	b.ReportAllocs()
+	for b.Loop() {
+		ms = e.Eval(s, ev, t0, ms[:0])
+	}
+	if len(ms) != 0 {
+		b.Fatalf("%d matches, want none", len(ms))
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(cands), "ns/candidate")
+	b.ReportMetric(float64(cands), "candidates")
+}
+
+// BenchmarkEval evaluates one event against n rules spread evenly over
+// 20 event types, so n/20 are candidates.
+func BenchmarkEval(b *testing.B) {
+	for _, n := range []int{10, 100, 1000, 10000} {
+		s, err := Compile(Source{Path: "bench.yaml", Data: genRules(n, evenly)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) { benchEval(b, s) })
+	}
+}
+
+// BenchmarkEvalIsolation compares an event whose type has 10 rules with
+// only those loaded against the same with 10,000 rules loaded.
+func BenchmarkEvalIsolation(b *testing.B) {
+	for _, total := range []int{10, 10000} {
+		typeOf := func(i int) string {
+			if i < 10 {
+				return "type.00"
+			}
+			return fmt.Sprintf("type.%02d", 1+i%(benchTypes-1))
+		}
+		s, err := Compile(Source{Path: "bench.yaml", Data: genRules(total, typeOf)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("10of%d", total), func(b *testing.B) { benchEval(b, s) })
+	}
+}
+
+// BenchmarkEvalMatch evaluates an event that 10 rules match, rendering
+// their actions and checking their cooldowns.
+func BenchmarkEvalMatch(b *testing.B) {
+	s, err := Compile(Source{Path: "bench.yaml", Data: genRules(10, func(int) string { return "type.00" })})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := benchEvent()
+	ev.RoomID = "room-3"
+	e := NewEvaluator(NewCooldowns(0))
+	var ms []Match
+	b.ReportAllocs()
+	for b.Loop() {
+		ms = e.Eval(s, ev, t0, ms[:0])
+	}
+	if len(ms) != 1 {
+		b.Fatalf("%d matches, want 1", len(ms))
+	}
+}
+
+// BenchmarkCompile loads and compiles 1,000 rules.
+func BenchmarkCompile(b *testing.B) {
+	data := genRules(1000, evenly)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Compile(Source{Path: "bench.yaml", Data: data}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,238 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestLoadValidFields(t *testing.T) {
+	s := loadValid(t)
+	if got, want := s.Files(), []string{"testdata/valid/all_fields.yaml", "testdata/valid/helpers.yaml"}; !slices.Equal(got, want) {
+		t.Errorf("Files() = %v, want %v", got, want)
+	}
+	if got, want := s.Types(), []string{"member.enter", "message.flagged", "seat.changed", "seat.taken", "user.flagged"}; !slices.Equal(got, want) {
+		t.Errorf("Types() = %v, want %v", got, want)
+	}
+	if s.Len() != 6 || len(s.Rules()) != 6 {
+		t.Errorf("Len() = %d, Rules() = %d, want 6", s.Len(), len(s.Rules()))
+	}
+	if len(s.Hash()) != 64 {
+		t.Errorf("Hash() = %q, want a hex SHA-256", s.Hash())
+	}
+	r := s.Rule("every-field")
+	if r == nil {
+		t.Fatal(`Rule("every-field") = nil`)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"Description", r.Description, "Uses every rule field."},
+		{"File", r.File, "testdata/valid/all_fields.yaml"},
+		{"Line", r.Line, 8},
+		{"On", fmt.Sprint(r.On), "[member.enter seat.taken]"},
+		{"When", r.When, "event.user.flagged && !(event.user.id in lists.moderators)"},
+		{"Enabled", r.Enabled, true},
+		{"DryRun", r.DryRun, true},
+		{"CooldownFor", r.CooldownFor, 90 * time.Second},
+		{"CooldownKey", r.CooldownKey, `event.room_id + "/" + event.user.id`},
+		{"ActionCount", r.ActionCount(), 2},
+		{"disabled Enabled", s.Rule("disabled-rule").Enabled, false},
+		{"per-rule CooldownKey", s.Rule("per-rule-cooldown").CooldownKey, ""},
+		{"lists", fmt.Sprint(s.Lists()), "map[bad_labels:[spam scam] moderators:[mod-1 mod-2] nobody:[]]"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestCandidates(t *testing.T) {
+	s := loadValid(t)
+	tests := []struct {
+		eventType string
+		want      []string
+	}{
+		{"member.enter", []string{"every-field"}}, // disabled-rule is not a candidate
+		{"seat.taken", []string{"every-field"}},
+		{"seat.changed", []string{"attr-runtime-error", "after-the-failing-rule"}},
+		{"room.created", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.eventType, func(t *testing.T) {
+			var got []string
+			for _, r := range s.Candidates(tc.eventType) {
+				got = append(got, r.Name)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("Candidates(%q) = %v, want %v", tc.eventType, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestEval(t *testing.T) {
+	s := loadValid(t)
+	tests := []struct {
+		name    string
+		ev      Event
+		now     time.Time
+		want    []Fired
+		wantErr []string // substrings of errors, in order
+	}{
+		{
+			name: "every field renders both actions, unset flags stay unset",
+			ev:   Event{Type: "member.enter", RoomID: "r1", User: User{ID: "u1", Flagged: true, Score: 0.7}, Seat: Seat{Index: 5}},
+			want: []Fired{
+				{"every-field", LockSeat{RoomID: "r1", Index: 2, ForbidTaken: False, ForbidVideo: True, ForbidAudio: True}},
+				{"every-field", LockSeat{RoomID: "lobby-r1", Index: 5, ForbidTaken: True}},
+			},
+		},
+		{
+			name: "a low score renders forbid_video false, not unset",
+			ev:   Event{Type: "seat.taken", RoomID: "r1", User: User{ID: "u1", Flagged: true, Score: 0.1}},
+			want: []Fired{
+				{"every-field", LockSeat{RoomID: "r1", Index: 2, ForbidTaken: False, ForbidVideo: False, ForbidAudio: True}},
+				{"every-field", LockSeat{RoomID: "lobby-r1", Index: 0, ForbidTaken: True}},
+			},
+		},
+		{
+			name: "a moderator is allowed",
+			ev:   Event{Type: "member.enter", RoomID: "r1", User: User{ID: "mod-2", Flagged: true}},
+			want: []Fired{},
+		},
+		{
+			name: "helpers all true",
+			ev: Event{Type: "message.flagged", RoomID: "r2", Time: t0.Add(-30 * time.Second),
+				User:  User{Labels: []string{"scam", "verified"}},
+				Attrs: map[string]any{"message_id": "m1", "severity": "high", "repeat": true, "seat": 7.0}},
+			now:  t0,
+			want: []Fired{{"helpers", LockSeat{RoomID: "r2", Index: 7, ForbidVideo: True}}},
+		},
+		{
+			name: "now() is the evaluation time",
+			ev: Event{Type: "message.flagged", RoomID: "r2", Time: t0.Add(-2 * time.Minute),
+				User:  User{Labels: []string{"scam", "verified"}},
+				Attrs: map[string]any{"message_id": "m1", "severity": "high", "repeat": true, "seat": 7.0}},
+			now:  t0,
+			want: []Fired{},
+		},
+		{
+			name: "missing attributes read as zero values",
+			ev:   Event{Type: "message.flagged", User: User{Labels: []string{"scam", "verified"}}},
+			now:  t0,
+			want: []Fired{},
+		},
+		{
+			name:    "a runtime error in one rule does not stop the next",
+			ev:      Event{Type: "seat.changed", RoomID: "r3", Seats: []Seat{{Index: 4, UserID: "u1"}}},
+			want:    []Fired{{"after-the-failing-rule", LockSeat{RoomID: "r3", Index: 4, ForbidAudio: True}}},
+			wantErr: []string{`rule "attr-runtime-error": testdata/valid/helpers.yaml:22:29: invalid operation: <nil> > int`},
+		},
+		{
+			name: "no candidates",
+			ev:   Event{Type: "room.created"},
+			want: []Fired{},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ms := NewEvaluator(nil).Eval(s, &tc.ev, tc.now, nil)
+			if got := fired(ms); !slices.Equal(got, tc.want) {
+				t.Errorf("fired:\n got %v\nwant %v", got, tc.want)
+			}
+			var errs []string
+			for _, m := range ms {
+				if m.Err != nil {
+					errs = append(errs, m.Err.Error())
+				}
+			}
+			if len(errs) != len(tc.wantErr) {
+				t.Fatalf("errors = %q, want %q", errs, tc.wantErr)
+			}
+			for i := range errs {
+				if !strings.Contains(errs[i], tc.wantErr[i]) {
+					t.Errorf("error %d = %q, want it to contain %q", i, errs[i], tc.wantErr[i])
+				}
+			}
+		})
+	}
+}
+
+func TestEvalCooldown(t *testing.T) {
+	s := loadValid(t)
+	join := func(room, user string) *Event {
+		return &Event{Type: "member.enter", RoomID: room, User: User{ID: user, Flagged: true}}
+	}
+	flag := func(room string) *Event {
+		return &Event{Type: "user.flagged", RoomID: room, User: User{Labels: []string{"spam"}}, Attrs: map[string]any{"reports": 3.0}}
+	}
+	steps := []struct {
+		ev             *Event
+		at             time.Duration
+		wantSuppressed bool
+	}{
+		{join("r1", "u1"), 0, false},
+		{join("r1", "u1"), 30 * time.Second, true},  // same key
+		{join("r1", "u2"), 31 * time.Second, false}, // other key
+		{join("r2", "u1"), 32 * time.Second, false}, // other key
+		{join("r1", "u1"), 89 * time.Second, true},  // still cooling: suppression does not extend it
+		{join("r1", "u1"), 90 * time.Second, false}, // expired
+		{flag("r1"), 0, false},
+		{flag("r2"), 10 * time.Second, true}, // no key: one cooldown for the rule
+		{flag("r3"), 60 * time.Second, false},
+	}
+	ev := NewEvaluator(NewCooldowns(0))
+	for i, st := range steps {
+		ms := ev.Eval(s, st.ev, t0.Add(st.at), nil)
+		if len(ms) != 1 || ms[0].Err != nil {
+			t.Fatalf("step %d: matches = %+v, want one match", i, ms)
+		}
+		if ms[0].Suppressed != st.wantSuppressed {
+			t.Errorf("step %d (%s %s at %v): Suppressed = %v, want %v", i, st.ev.Type, st.ev.RoomID, st.at, ms[0].Suppressed, st.wantSuppressed)
+		}
+		if len(ms[0].Actions) == 0 {
+			t.Errorf("step %d: suppressed matches still carry their rendered actions", i)
+		}
+	}
+}
+
+// TestEvalConcurrent shares a Set and Cooldowns between goroutines, each
+// with its own Evaluator; run with -race. Exactly one of them may act
+// for the single cooldown key.
+func TestEvalConcurrent(t *testing.T) {
+	s := loadValid(t)
+	cd := NewCooldowns(0)
+	const workers = 8
+	var wg sync.WaitGroup
+	allowed := make(chan int, workers*50)
+	for range workers {
+		wg.Go(func() {
+			e := NewEvaluator(cd)
+			var ms []Match
+			for range 50 {
+				ev := &Event{Type: "member.enter", RoomID: "r1", User: User{ID: "u1", Flagged: true}}
+				ms = e.Eval(s, ev, t0, ms[:0])
+				for _, m := range ms {
+					if !m.Suppressed {
+						allowed <- 1
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(allowed)
+	n := 0
+	for range allowed {
+		n++
+	}
+	if n != 1 {
+		t.Errorf("%d matches were allowed, want exactly 1", n)
+	}
+}

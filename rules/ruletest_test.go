@@ -1,0 +1,201 @@
+package rules
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestExamples runs the example rule tests through the same path as
+// `roomwarden test examples/rules`.
+func TestExamples(t *testing.T) {
+	const dir = "../examples/rules"
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", dir, err)
+	}
+	files, err := TestFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 4 {
+		t.Fatalf("found %d example test files, want one per example", len(files))
+	}
+	for _, f := range files {
+		cases, err := LoadTests(f)
+		if err != nil {
+			t.Fatalf("LoadTests(%s): %v", f, err)
+		}
+		for _, tc := range cases {
+			t.Run(tc.Name, func(t *testing.T) {
+				if res := RunCase(s, tc); !res.Pass {
+					t.Errorf("%s:%d failed:\n%s", tc.File, tc.Line, res.Diff())
+				}
+			})
+		}
+	}
+}
+
+const testRules = `
+lists:
+  moderators: [mod-1]
+rules:
+  - name: mute
+    on: [member.enter]
+    when: event.user.flagged && !(event.user.id in lists.moderators)
+    actions:
+      - lock_seat: {room_id: event.room_id, index: 2, forbid_audio: true}
+    cooldown: {key: event.room_id, for: 1m}
+  - name: fragile
+    on: [seat.changed]
+    when: event.attrs.n > 1
+    actions:
+      - lock_seat: {room_id: event.room_id, index: 1, forbid_taken: true}
+`
+
+func TestRunCase(t *testing.T) {
+	s := mustCompile(t, testRules)
+	tests := []struct {
+		name     string
+		yaml     string
+		wantPass bool
+		wantDiff string
+	}{
+		{
+			name: "pass with a cooldown and the simulated clock",
+			yaml: `tests:
+  - name: c
+    events:
+      - {type: member.enter, room_id: r, user: {id: u1, flagged: true}}
+      - {type: member.enter, room_id: r, user: {id: u2, flagged: true}, at: 59s}
+      - {type: member.enter, room_id: r, user: {id: u3, flagged: true}, time: "2026-01-01T00:01:00Z"}
+    expect:
+      - {rule: mute, lock_seat: {room_id: r, index: 2, forbid_audio: true}}
+      - {rule: mute, lock_seat: {room_id: r, index: 2, forbid_audio: true}}
+`,
+			wantPass: true,
+		},
+		{
+			name: "missing and unexpected actions",
+			yaml: `tests:
+  - name: c
+    events:
+      - {type: member.enter, room_id: r, user: {id: u1, flagged: true}}
+    expect:
+      - {rule: mute, lock_seat: {room_id: r, index: 3, forbid_audio: true}}
+`,
+			wantDiff: `    actions (-want +got): want 1 action, got 1 action
+      - mute: lock_seat{room_id: "r", index: 3, forbid_audio: true}
+      + mute: lock_seat{room_id: "r", index: 2, forbid_audio: true}
+`,
+		},
+		{
+			name: "a flag the rule does not set must not be expected",
+			yaml: `tests:
+  - name: c
+    events:
+      - {type: member.enter, room_id: r, user: {id: u1, flagged: true}}
+    expect:
+      - {rule: mute, lock_seat: {room_id: r, index: 2, forbid_audio: true, forbid_taken: false}}
+`,
+			wantDiff: `    actions (-want +got): want 1 action, got 1 action
+      - mute: lock_seat{room_id: "r", index: 2, forbid_taken: false, forbid_audio: true}
+      + mute: lock_seat{room_id: "r", index: 2, forbid_audio: true}
+`,
+		},
+		{
+			name: "nothing expected, something fired",
+			yaml: `tests:
+  - name: c
+    events:
+      - {type: member.enter, room_id: r, user: {id: u1, flagged: true}}
+    expect: []
+`,
+			wantDiff: `    actions (-want +got): want 0 actions, got 1 action
+      + mute: lock_seat{room_id: "r", index: 2, forbid_audio: true}
+`,
+		},
+		{
+			name: "runtime errors and unknown rules fail the case",
+			yaml: `tests:
+  - name: c
+    events:
+      - {id: e1, type: seat.changed, room_id: r}
+    expect:
+      - {rule: nope, lock_seat: {room_id: r, index: 1, forbid_taken: true}}
+`,
+			wantDiff: `    error: expect names rule "nope", which is not loaded
+    error: event e1: rule "fragile": inline.yaml:13:25: invalid operation: <nil> > int
+    actions (-want +got): want 1 action, got 0 actions
+      - nope: lock_seat{room_id: "r", index: 1, forbid_taken: true}
+`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cases, err := ParseTests("x_test.yaml", []byte(tc.yaml))
+			if err != nil {
+				t.Fatalf("ParseTests: %v", err)
+			}
+			res := RunCase(s, cases[0])
+			if res.Pass != tc.wantPass {
+				t.Errorf("Pass = %v, want %v", res.Pass, tc.wantPass)
+			}
+			if got := res.Diff(); got != tc.wantDiff {
+				t.Errorf("Diff:\n%s\nwant:\n%s", got, tc.wantDiff)
+			}
+		})
+	}
+}
+
+func TestParseTestsClock(t *testing.T) {
+	cases, err := ParseTests("x_test.yaml", []byte(`tests:
+  - name: c
+    start: 2026-05-01T10:00:00Z
+    events:
+      - {type: a}
+      - {type: a, at: 30s}
+      - {type: a}
+      - {type: a, time: "2026-05-01T09:00:00Z"}
+    expect: []
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	want := []time.Time{start, start.Add(30 * time.Second), start.Add(30 * time.Second), start.Add(-time.Hour)}
+	for i, te := range cases[0].Events {
+		if !te.At.Equal(want[i]) || !te.Event.Time.Equal(want[i]) {
+			t.Errorf("event %d at %v (time %v), want %v", i, te.At, te.Event.Time, want[i])
+		}
+		if want := "evt-" + string(rune('1'+i)); te.Event.ID != want {
+			t.Errorf("event %d id = %q, want %q", i, te.Event.ID, want)
+		}
+	}
+}
+
+func TestParseTestsErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"empty file", "", `x_test.yaml: no tests: the file needs a top-level "tests:" list`},
+		{"missing expect", "tests:\n  - name: c\n    events: []\n", `x_test.yaml:2:5: test is missing "expect" (use expect: [] when nothing should fire)`},
+		{"unknown event field", "tests:\n  - name: c\n    events: [{type: a, usr: {id: u}}]\n    expect: []\n", `x_test.yaml:3:24: unknown field "usr" in event; did you mean "user"?`},
+		{"time and at", "tests:\n  - name: c\n    events: [{type: a, at: 1s, time: \"2026-01-01T00:00:00Z\"}]\n    expect: []\n", `x_test.yaml:3:14: event sets both time and at; use one`},
+		{"bad offset", "tests:\n  - name: c\n    events: [{type: a, at: soon}]\n    expect: []\n", `x_test.yaml:3:28: at must be an offset from the test's start such as 0s or 90s, got "soon"`},
+		{"missing type", "tests:\n  - name: c\n    events: [{room_id: r}]\n    expect: []\n", `x_test.yaml:3:14: event is missing "type"`},
+		{"bad flag", "tests:\n  - name: c\n    events: []\n    expect: [{rule: r, lock_seat: {room_id: r, index: 1, forbid_audio: yes}}]\n", `x_test.yaml:4:72: forbid_audio must be true or false, got "yes"`},
+		{"duplicate names", "tests:\n  - {name: c, events: [], expect: []}\n  - {name: c, events: [], expect: []}\n", `x_test.yaml:3:5: test name "c" is used twice`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseTests("x_test.yaml", []byte(tc.yaml))
+			if err == nil {
+				t.Fatal("ParseTests accepted the file")
+			}
+			if got := strings.TrimSpace(err.Error()); got != tc.want {
+				t.Errorf("error:\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,174 @@
+package rules
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Source is the content of one rules file.
+type Source struct {
+	Path string
+	Data []byte
+}
+
+// Set is an immutable, compiled set of rules: safe to share between
+// goroutines, replaced as a whole on reload.
+type Set struct {
+	rules  []*Rule
+	byType map[string][]*Rule
+	types  []string
+	files  []string
+	lists  map[string][]string
+	hash   string
+}
+
+// Load reads and compiles the rules files at paths: files, or
+// directories whose *.yaml and *.yml files are read (not recursively).
+// Rule tests (*_test.yaml) and dot files are skipped. Loading is all or
+// nothing: the error is an ErrorList holding every problem found.
+func Load(paths ...string) (*Set, error) {
+	srcs, readErr := ReadSources(paths...)
+	set, err := Compile(srcs...)
+	if readErr == nil {
+		return set, err
+	}
+	var all ErrorList
+	for _, e := range []error{readErr, err} {
+		var l ErrorList
+		if errors.As(e, &l) {
+			all = append(all, l...)
+		}
+	}
+	return nil, all.err()
+}
+
+// Compile compiles rules files already read. The error is an ErrorList
+// holding every problem found.
+func Compile(srcs ...Source) (*Set, error) {
+	return compileSources(srcs, hashSources(srcs))
+}
+
+func compileSources(srcs []Source, hash string) (*Set, error) {
+	var errs ErrorList
+	specs := make([]fileSpec, len(srcs))
+	for i, src := range srcs {
+		specs[i] = parseFile(src.Path, src.Data, &errs)
+	}
+	s := &Set{hash: hash, lists: mergeLists(srcs, specs, &errs)}
+	base := compileOptions()
+	firstUse := make(map[string]Error)
+	for i, src := range srcs {
+		c := &compiler{path: src.Path, data: src.Data, lists: s.lists, base: base, errs: &errs}
+		for _, rs := range specs[i].rules {
+			r := c.compileRule(rs)
+			checkUnique(r, rs, firstUse, &errs)
+			s.rules = append(s.rules, r)
+		}
+		s.files = append(s.files, src.Path)
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	s.index()
+	return s, nil
+}
+
+// checkUnique reports a rule name already used by another rule.
+func checkUnique(r *Rule, rs ruleSpec, firstUse map[string]Error, errs *ErrorList) {
+	if rs.nameNode == nil || r.Name == "" {
+		return
+	}
+	if prev, dup := firstUse[r.Name]; dup {
+		errs.add(r.File, rs.nameNode.Line, rs.nameNode.Column,
+			"rule name %q is already used at %s:%d:%d", r.Name, prev.Path, prev.Line, prev.Col)
+		return
+	}
+	firstUse[r.Name] = Error{Path: r.File, Line: rs.nameNode.Line, Col: rs.nameNode.Column}
+}
+
+// mergeLists merges the named lists of all files; a name defined twice
+// is an error.
+func mergeLists(srcs []Source, specs []fileSpec, errs *ErrorList) map[string][]string {
+	lists := make(map[string][]string)
+	where := make(map[string]string)
+	for i, f := range specs {
+		for _, l := range f.lists {
+			at := fmt.Sprintf("%s:%d:%d", srcs[i].Path, l.key.Line, l.key.Column)
+			if prev, dup := where[l.name]; dup {
+				errs.add(srcs[i].Path, l.key.Line, l.key.Column, "list %q is already defined at %s", l.name, prev)
+				continue
+			}
+			where[l.name], lists[l.name] = at, l.items
+		}
+	}
+	return lists
+}
+
+// index builds the per-event-type candidate lists, in load order.
+func (s *Set) index() {
+	s.byType = make(map[string][]*Rule)
+	seen := make(map[string]bool)
+	for _, r := range s.rules {
+		for _, t := range r.On {
+			if !seen[t] {
+				seen[t] = true
+				s.types = append(s.types, t)
+			}
+			if r.Enabled {
+				s.byType[t] = append(s.byType[t], r)
+			}
+		}
+	}
+	slices.Sort(s.types)
+}
+
+// hashSources hashes the paths and contents of srcs.
+func hashSources(srcs []Source) string {
+	h := sha256.New()
+	var n [8]byte
+	for _, src := range srcs {
+		for _, b := range [][]byte{[]byte(src.Path), src.Data} {
+			binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+			h.Write(n[:])
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Hash returns the SHA-256 of the loaded files' paths and contents.
+func (s *Set) Hash() string { return s.hash }
+
+// Len returns the number of rules, disabled ones included.
+func (s *Set) Len() int { return len(s.rules) }
+
+// Rules returns every rule in load order: files in the order read, rules
+// in file order. The slice must not be modified.
+func (s *Set) Rules() []*Rule { return s.rules }
+
+// Rule returns the rule with the given name, or nil.
+func (s *Set) Rule(name string) *Rule {
+	for _, r := range s.rules {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// Types returns the sorted event types that the rules listen for.
+func (s *Set) Types() []string { return s.types }
+
+// Files returns the paths of the loaded rules files.
+func (s *Set) Files() []string { return s.files }
+
+// Lists returns the named lists. The map must not be modified.
+func (s *Set) Lists() map[string][]string { return s.lists }
+
+// Candidates returns the enabled rules that listen for eventType, in load
+// order. The slice must not be modified.
+func (s *Set) Candidates(eventType string) []*Rule { return s.byType[eventType] }

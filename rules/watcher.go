@@ -1,0 +1,216 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Watcher defaults.
+const (
+	DefaultDebounce = 250 * time.Millisecond
+	DefaultRecheck  = 5 * time.Second
+)
+
+// ReloadResult is the outcome of one reload.
+type ReloadResult struct {
+	Time    time.Time
+	Trigger string // "watch", "recheck" or "manual"
+	Err     error  // non-nil: the load failed and the previous set stays
+	Hash    string // the hash of the files read ("" if they could not be read)
+	Rules   int    // rules in the set now in use
+	Changed bool   // a new set was swapped in
+}
+
+// WatcherOption tunes a Watcher.
+type WatcherOption func(*Watcher)
+
+// WithDebounce sets the quiet time awaited after the last change before
+// reloading (default DefaultDebounce).
+func WithDebounce(d time.Duration) WatcherOption {
+	return func(w *Watcher) {
+		if d > 0 {
+			w.debounce = d
+		}
+	}
+}
+
+// WithRecheck sets the period of the safety-net reload that also
+// re-adds a lost watch (default DefaultRecheck).
+func WithRecheck(d time.Duration) WatcherOption {
+	return func(w *Watcher) {
+		if d > 0 {
+			w.recheckEvery = d
+		}
+	}
+}
+
+// Watcher keeps the compiled rules of one directory current. It watches
+// the directory (not the files), so saves by atomic rename, delete and
+// recreate, and Kubernetes ConfigMap `..data` symlink swaps all reload.
+// A new set is built completely and swapped in atomically; if it fails
+// to load, the previous set stays in use.
+type Watcher struct {
+	dir          string
+	onReload     func(ReloadResult)
+	log          *slog.Logger
+	debounce     time.Duration
+	recheckEvery time.Duration
+	current      atomic.Pointer[Set]
+
+	mu      sync.Mutex    // serialises reloads
+	lastErr string        // the last error reported by a recheck
+	ready   chan struct{} // closed once Run has set up its watch
+}
+
+// NewWatcher loads the rules in dir; it fails if they do not load.
+// onReload (may be nil) is called with the outcome of every reported
+// reload and must not block long; log (nil: discard) receives reload
+// logs with a dir attribute.
+func NewWatcher(dir string, onReload func(ReloadResult), log *slog.Logger, opts ...WatcherOption) (*Watcher, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	w := &Watcher{
+		dir:          dir,
+		onReload:     onReload,
+		log:          log.With("dir", dir),
+		debounce:     DefaultDebounce,
+		recheckEvery: DefaultRecheck,
+		ready:        make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(w)
+	}
+	set, err := Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load rules: %w", err)
+	}
+	w.current.Store(set)
+	return w, nil
+}
+
+// Current returns the set in use.
+func (w *Watcher) Current() *Set { return w.current.Load() }
+
+// Reload reloads now (SIGHUP, the HTTP API) and returns the outcome,
+// which is also passed to OnReload.
+func (w *Watcher) Reload() ReloadResult {
+	res := w.reload("manual")
+	w.report(res)
+	return res
+}
+
+// reload reads the directory, skips the compile if nothing changed, and
+// swaps in the new set if it loads.
+func (w *Watcher) reload(trigger string) ReloadResult {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cur := w.current.Load()
+	res := ReloadResult{Time: time.Now(), Trigger: trigger, Rules: cur.Len()}
+	srcs, err := ReadSources(w.dir)
+	if err != nil {
+		res.Err = fmt.Errorf("read rules: %w", err)
+		return res
+	}
+	res.Hash = hashSources(srcs)
+	if res.Hash == cur.Hash() {
+		return res
+	}
+	set, err := compileSources(srcs, res.Hash)
+	if err != nil {
+		res.Err = fmt.Errorf("load rules: %w", err)
+		return res
+	}
+	w.current.Store(set)
+	res.Rules, res.Changed = set.Len(), true
+	return res
+}
+
+// report logs a reload and passes it to OnReload.
+func (w *Watcher) report(res ReloadResult) {
+	switch {
+	case res.Err != nil:
+		w.log.Error("rules reload failed; keeping the previous rules", "trigger", res.Trigger, "err", res.Err)
+	case res.Changed:
+		w.log.Info("rules reloaded", "trigger", res.Trigger, "hash", res.Hash, "rules", res.Rules)
+	default:
+		w.log.Debug("rules unchanged", "trigger", res.Trigger, "hash", res.Hash)
+	}
+	if w.onReload != nil {
+		w.onReload(res)
+	}
+}
+
+// Run watches the directory until ctx is done. Changes are debounced;
+// a periodic recheck re-adds a lost watch (the directory was deleted or
+// unreadable) and reloads, reporting only changes and new errors.
+func (w *Watcher) Run(ctx context.Context) error {
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watch rules: %w", err)
+	}
+	defer fw.Close()
+	watching := w.watch(fw)
+	debounce := time.NewTimer(time.Hour)
+	debounce.Stop()
+	recheck := time.NewTicker(w.recheckEvery)
+	defer recheck.Stop()
+	close(w.ready)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-fw.Events:
+			if !ok {
+				return errors.New("watch rules: watcher closed")
+			}
+			if ev.Name == w.dir && ev.Has(fsnotify.Remove|fsnotify.Rename) {
+				watching = false
+			}
+			debounce.Reset(w.debounce)
+		case err, ok := <-fw.Errors:
+			if !ok {
+				return errors.New("watch rules: watcher closed")
+			}
+			w.log.Warn("rules watch error", "err", err)
+		case <-debounce.C:
+			w.report(w.reload("watch"))
+		case <-recheck.C:
+			if !watching {
+				watching = w.watch(fw)
+			}
+			w.recheck()
+		}
+	}
+}
+
+// watch adds the directory to fw, reporting whether it is watched.
+func (w *Watcher) watch(fw *fsnotify.Watcher) bool {
+	_ = fw.Remove(w.dir)
+	if err := fw.Add(w.dir); err != nil {
+		w.log.Warn("cannot watch rules directory; will retry", "err", err)
+		return false
+	}
+	return true
+}
+
+// recheck reloads, reporting changes and errors not already reported.
+func (w *Watcher) recheck() {
+	res := w.reload("recheck")
+	errText := ""
+	if res.Err != nil {
+		errText = res.Err.Error()
+	}
+	repeat := errText != "" && errText == w.lastErr
+	w.lastErr = errText
+	if res.Changed || (res.Err != nil && !repeat) {
+		w.report(res)
+	}
+}

@@ -1,0 +1,279 @@
+package rules
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ruleYAML is a valid rules file with one rule of the given name.
+func ruleYAML(name string) string {
+	return `rules:
+  - name: ` + name + `
+    on: [member.enter]
+    when: event.user.flagged
+    actions:
+      - lock_seat: {room_id: event.room_id, index: 2, forbid_audio: true}
+`
+}
+
+const waitTimeout = 10 * time.Second
+
+// startWatcher starts a Watcher on dir and returns it with the channel
+// of its reload results.
+func startWatcher(t *testing.T, dir string, recheck time.Duration) (*Watcher, <-chan ReloadResult) {
+	t.Helper()
+	results := make(chan ReloadResult, 100)
+	w, err := NewWatcher(dir, func(r ReloadResult) { results <- r }, nil,
+		WithDebounce(50*time.Millisecond), WithRecheck(recheck))
+	if err != nil {
+		t.Fatalf("NewWatcher: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	select {
+	case <-w.ready:
+	case <-time.After(waitTimeout):
+		t.Fatal("watcher did not start")
+	}
+	return w, results
+}
+
+// waitResult waits for a reload result satisfying ok, skipping others.
+func waitResult(t *testing.T, results <-chan ReloadResult, what string, ok func(ReloadResult) bool) ReloadResult {
+	t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case r := <-results:
+			if ok(r) {
+				return r
+			}
+		case <-deadline:
+			t.Fatalf("no reload %s within %v", what, waitTimeout)
+		}
+	}
+}
+
+func changed(r ReloadResult) bool { return r.Changed && r.Err == nil }
+
+// ruleNames lists the names of the rules in s.
+func ruleNames(s *Set) string {
+	var names []string
+	for _, r := range s.Rules() {
+		names = append(names, r.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+func TestWatcherReloads(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, dir string)
+		want   string
+	}{
+		{
+			name:   "in-place write",
+			change: func(t *testing.T, dir string) { writeFile(t, dir, "a.yaml", ruleYAML("a2")) },
+			want:   "a2,b",
+		},
+		{
+			name:   "atomic rename",
+			change: func(t *testing.T, dir string) { writeAtomic(t, dir, "a.yaml", ruleYAML("renamed")) },
+			want:   "renamed,b",
+		},
+		{
+			name: "new file",
+			change: func(t *testing.T, dir string) {
+				writeFile(t, dir, "c.yml", ruleYAML("c"))
+			},
+			want: "a,b,c",
+		},
+		{
+			name: "delete",
+			change: func(t *testing.T, dir string) {
+				if err := os.Remove(filepath.Join(dir, "b.yaml")); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: "a",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, dir, "a.yaml", ruleYAML("a"))
+			writeFile(t, dir, "b.yaml", ruleYAML("b"))
+			w, results := startWatcher(t, dir, time.Hour)
+			old := w.Current()
+			tc.change(t, dir)
+			r := waitResult(t, results, "to "+tc.want, func(r ReloadResult) bool {
+				return changed(r) && ruleNames(w.Current()) == tc.want
+			})
+			if r.Hash != w.Current().Hash() || r.Hash == old.Hash() || r.Rules != w.Current().Len() {
+				t.Errorf("result %+v does not describe the new set (hash %s)", r, w.Current().Hash())
+			}
+		})
+	}
+}
+
+func TestWatcherDeleteAndRecreate(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.yaml", ruleYAML("a"))
+	writeFile(t, dir, "b.yaml", ruleYAML("b"))
+	w, results := startWatcher(t, dir, time.Hour)
+	if err := os.Remove(filepath.Join(dir, "b.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	waitResult(t, results, "after the delete", func(r ReloadResult) bool { return changed(r) && r.Rules == 1 })
+	writeFile(t, dir, "b.yaml", ruleYAML("b-again"))
+	waitResult(t, results, "after the recreate", func(r ReloadResult) bool {
+		return changed(r) && ruleNames(w.Current()) == "a,b-again"
+	})
+}
+
+// TestWatcherConfigMapSwap mimics how the kubelet updates a ConfigMap
+// volume: files are links through the ..data link, which is swapped by
+// rename to a new timestamped directory.
+func TestWatcherConfigMapSwap(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "..2026_01_01/rules.yaml", ruleYAML("v1"))
+	symlink(t, "..2026_01_01", filepath.Join(dir, "..data"))
+	symlink(t, "..data/rules.yaml", filepath.Join(dir, "rules.yaml"))
+	w, results := startWatcher(t, dir, time.Hour)
+	if got := ruleNames(w.Current()); got != "v1" {
+		t.Fatalf("initial rules = %s, want v1", got)
+	}
+
+	writeFile(t, dir, "..2026_01_02/rules.yaml", ruleYAML("v2"))
+	symlink(t, "..2026_01_02", filepath.Join(dir, "..data_tmp"))
+	if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "..2026_01_01")); err != nil {
+		t.Fatal(err)
+	}
+	waitResult(t, results, "after the ..data swap", changed)
+	if got := ruleNames(w.Current()); got != "v2" {
+		t.Errorf("rules = %s, want v2", got)
+	}
+}
+
+// writeAtomic replaces dir/name the way editors save: write a hidden
+// temporary file, then rename it over the old one. Tests that assert on
+// the first reload use it, so no reload can see a half-written file.
+func writeAtomic(t *testing.T, dir, name, data string) {
+	t.Helper()
+	tmp := writeFile(t, dir, "."+name+".tmp", data)
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWatcherBrokenFileKeepsOldSet(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.yaml", ruleYAML("a"))
+	w, results := startWatcher(t, dir, time.Hour)
+	old := w.Current()
+
+	writeAtomic(t, dir, "a.yaml", strings.Replace(ruleYAML("a"), "event.user.flagged", "event.usr.flagged", 1))
+	r := waitResult(t, results, "with an error", func(r ReloadResult) bool { return r.Err != nil })
+	if !strings.Contains(r.Err.Error(), `a.yaml:4:17: when: unknown field "usr" in event`) {
+		t.Errorf("error = %v, want the position of the typo", r.Err)
+	}
+	if r.Changed || w.Current() != old {
+		t.Error("a broken file replaced the set in use")
+	}
+
+	writeAtomic(t, dir, "a.yaml", ruleYAML("fixed"))
+	waitResult(t, results, "after the fix", changed)
+	if got := ruleNames(w.Current()); got != "fixed" {
+		t.Errorf("rules = %s, want fixed", got)
+	}
+}
+
+func TestWatcherNoOpSave(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.yaml", ruleYAML("a"))
+	w, results := startWatcher(t, dir, time.Hour)
+	old := w.Current()
+	writeAtomic(t, dir, "a.yaml", ruleYAML("a"))
+	r := waitResult(t, results, "after the save", func(ReloadResult) bool { return true })
+	if r.Changed || r.Err != nil || r.Hash != old.Hash() {
+		t.Errorf("result = %+v, want unchanged with hash %s", r, old.Hash())
+	}
+	if w.Current() != old {
+		t.Error("a no-op save swapped the set")
+	}
+}
+
+func TestWatcherDirectoryRecreated(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "rules")
+	writeFile(t, dir, "a.yaml", ruleYAML("a"))
+	w, results := startWatcher(t, dir, 100*time.Millisecond)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	waitResult(t, results, "failing while the directory is gone", func(r ReloadResult) bool { return r.Err != nil })
+	if got := ruleNames(w.Current()); got != "a" {
+		t.Errorf("rules = %s while the directory is gone, want the old set a", got)
+	}
+	writeFile(t, dir, "a.yaml", ruleYAML("back"))
+	waitResult(t, results, "after the directory is back", func(r ReloadResult) bool {
+		return changed(r) && ruleNames(w.Current()) == "back"
+	})
+	// The watch is re-added: later edits still reload.
+	writeAtomic(t, dir, "a.yaml", ruleYAML("edited"))
+	waitResult(t, results, "after editing the new directory", func(r ReloadResult) bool {
+		return changed(r) && ruleNames(w.Current()) == "edited"
+	})
+}
+
+func TestWatcherManualReload(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.yaml", ruleYAML("a"))
+	var reported []ReloadResult
+	w, err := NewWatcher(dir, func(r ReloadResult) { reported = append(reported, r) }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := w.Reload(); r.Changed || r.Err != nil || r.Trigger != "manual" {
+		t.Errorf("Reload() of unchanged files = %+v, want unchanged", r)
+	}
+	writeFile(t, dir, "a.yaml", ruleYAML("b"))
+	if r := w.Reload(); !r.Changed || r.Rules != 1 {
+		t.Errorf("Reload() after a change = %+v, want changed", r)
+	}
+	if got := ruleNames(w.Current()); got != "b" {
+		t.Errorf("rules = %s, want b", got)
+	}
+	if len(reported) != 2 {
+		t.Errorf("OnReload called %d times, want 2", len(reported))
+	}
+}
+
+func TestNewWatcherRejectsBadRules(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "a.yaml", "rules: [{name: x}]\n")
+	if _, err := NewWatcher(dir, nil, nil); err == nil {
+		t.Fatal("NewWatcher accepted a rule with no on, when or actions")
+	}
+}
