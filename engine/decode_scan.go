@@ -15,6 +15,9 @@ type scanner struct {
 	src   string // string(data) when set: strings are cut from it
 	pos   int
 	depth int
+	// keyStart and keyEnd bound the raw text of the object key last read,
+	// for keyText.
+	keyStart, keyEnd int
 }
 
 // shareLimit is the largest body whose decoded strings share one copy of
@@ -69,10 +72,12 @@ func (s *scanner) object(field func(key []byte) error) error {
 		if s.ws() != '"' {
 			return s.syntaxError("want object key")
 		}
+		s.keyStart = s.pos + 1
 		key, err := s.str()
 		if err != nil {
 			return err
 		}
+		s.keyEnd = s.pos - 1
 		if s.ws() != ':' {
 			return s.syntaxError("want ':' after object key")
 		}
@@ -224,6 +229,16 @@ func (s *scanner) text() (string, error) {
 		return s.src[start:end], nil
 	}
 	return string(b), nil
+}
+
+// keyText returns the object key that object just passed to its field
+// callback as a string: a substring of the shared body when it had no
+// escapes, else a copy. Call it before reading the key's value.
+func (s *scanner) keyText(key []byte) string {
+	if s.src != "" && s.keyEnd-s.keyStart == len(key) {
+		return s.src[s.keyStart:s.keyEnd]
+	}
+	return string(key)
 }
 
 // str reads a string at s.pos. Without escapes it returns a sub-slice of

@@ -135,8 +135,9 @@ func (s *scanner) anyValue(p fieldPath) (any, error) {
 	case c == '{':
 		m := map[string]any{}
 		err := s.object(func(key []byte) error {
+			k := s.keyText(key)
 			v, err := s.anyValue(p)
-			m[string(key)] = v
+			m[k] = v
 			return err
 		})
 		return m, err

@@ -200,10 +200,23 @@ func (in *Intake) Run(ctx context.Context) error {
 	in.consumeLoop(ctx, work)
 	in.setStatus(errors.New("intake: shutting down"))
 	in.drain(p, hcancel)
+	in.giveBackQueued(work)
 	if err := in.js.Conn().FlushTimeout(intakeAPITimeout); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		in.log.Warn("flushing acks at shutdown", "err", err)
 	}
 	return nil
+}
+
+// giveBackQueued returns the messages fetched but never started.
+func (in *Intake) giveBackQueued(work <-chan jetstream.Msg) {
+	for {
+		select {
+		case m := <-work:
+			in.giveBack(m)
+		default:
+			return
+		}
+	}
 }
 
 // drain waits for the pool's handlers, cancelling them after

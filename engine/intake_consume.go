@@ -70,15 +70,23 @@ func (in *Intake) dispatch(ctx context.Context, work chan<- jetstream.Msg) jetst
 	return func(m jetstream.Msg) {
 		in.metrics.received.Inc()
 		if ctx.Err() != nil {
-			in.metrics.verdicts[Leave].Inc()
-			return // shutting down: left for redelivery
+			in.giveBack(m) // shutting down
+			return
 		}
 		select {
 		case work <- m:
 		case <-ctx.Done():
-			in.metrics.verdicts[Leave].Inc()
+			in.giveBack(m)
 		}
 	}
+}
+
+// giveBack returns a message not handled because of shutdown, so that
+// the next consumer (this daemon restarted, or another replica) gets it
+// now rather than after AckWait.
+func (in *Intake) giveBack(m jetstream.Msg) {
+	in.metrics.verdicts[Leave].Inc()
+	_ = m.Nak()
 }
 
 // onConsumeError logs the consumer's errors and wakes consumeOnce to

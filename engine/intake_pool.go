@@ -178,6 +178,8 @@ func (in *Intake) apply(ctx context.Context, m jetstream.Msg, d Delivery, r Resu
 		err = intakeNak(m, r.Delay)
 	case Term:
 		err = intakeTerm(m, r.Reason)
+	case Leave:
+		err = m.Nak() // prompt redelivery to whoever consumes next
 	}
 	in.metrics.verdicts[v].Inc()
 	if err != nil {

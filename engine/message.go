@@ -23,7 +23,7 @@ const (
 	Ack   Verdict = iota // every action reached a terminal outcome
 	Nak                  // redeliver after Result.Delay
 	Term                 // malformed: never redeliver (already dead-lettered)
-	Leave                // do nothing: redelivered after AckWait (shutdown)
+	Leave                // not handled (shutdown): given back at once for redelivery
 )
 
 func (v Verdict) String() string {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,6 +19,16 @@ type pipelineMetrics struct {
 	actions                      *prometheus.CounterVec
 
 	cache sync.Map // rule name → evaluations prometheus.Counter
+	// perType is the evaluations counters of the current set's candidates,
+	// by event type: one map lookup per event instead of one sync.Map
+	// lookup (and hash of the rule name) per candidate.
+	perType atomic.Pointer[typeCounters]
+}
+
+// typeCounters are the evaluations counters of one set's candidates.
+type typeCounters struct {
+	set    *rules.Set
+	byType map[string][]prometheus.Counter
 }
 
 func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
@@ -49,9 +60,29 @@ func newPipelineMetrics(reg prometheus.Registerer) *pipelineMetrics {
 // observeCandidates counts one evaluation for every rule that listened
 // for this event type.
 func (m *pipelineMetrics) observeCandidates(set *rules.Set, eventType string) {
-	for _, r := range set.Candidates(eventType) {
-		m.evaluationsOf(r.Name).Inc()
+	tc := m.perType.Load()
+	if tc == nil || tc.set != set {
+		tc = m.typeCountersOf(set)
+		m.perType.Store(tc)
 	}
+	for _, c := range tc.byType[eventType] {
+		c.Inc()
+	}
+}
+
+// typeCountersOf resolves the counters of every candidate of set, once
+// per rule set (concurrent first users may each build it; same result).
+func (m *pipelineMetrics) typeCountersOf(set *rules.Set) *typeCounters {
+	tc := &typeCounters{set: set, byType: make(map[string][]prometheus.Counter, len(set.Types()))}
+	for _, t := range set.Types() {
+		cands := set.Candidates(t)
+		cs := make([]prometheus.Counter, len(cands))
+		for i, r := range cands {
+			cs[i] = m.evaluationsOf(r.Name)
+		}
+		tc.byType[t] = cs
+	}
+	return tc
 }
 
 func (m *pipelineMetrics) evaluationsOf(rule string) prometheus.Counter {

@@ -146,7 +146,7 @@ func (a *App) openEngine() error {
 		return fmt.Errorf("dead-letter stream: %w", err)
 	}
 	dlq := natspub.NewDeadLetter(js, a.cfg.NATS.DLQ.Subject, natspub.WithLogger(a.log), natspub.WithRegisterer(a.reg))
-	a.exec, err = engine.NewExecutor(a.cfg.ExecutorConfig(), sink, dry, dlq, a.log.With("component", "executor"), a.reg)
+	a.exec, err = engine.NewExecutor(a.cfg.ExecutorConfig(), sink, dry, dlq, a.log, a.reg)
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
 	}
@@ -202,9 +202,12 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("roomwarden running", "nats", a.nc.ConnectedUrlRedacted(), "rules", a.watcher.Current().Len(),
 		"http", a.HTTPAddr(), "dry_run", a.cfg.DryRun)
 	err := a.intake.Run(ctx)
-	drainCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	_ = a.exec.Drain(drainCtx)
+	// The intake has waited (up to shutdown_timeout) for every event in
+	// flight; whatever the executor still holds belongs to events given
+	// back for redelivery, so abandon it rather than retry on.
+	abandoned, cancel := context.WithCancel(context.Background())
 	cancel()
+	_ = a.exec.Drain(abandoned)
 	stopExec()
 	a.shutdownHTTP()
 	wg.Wait()

@@ -83,6 +83,10 @@ func TestRestartRedeliversUnacked(t *testing.T) {
 	h.Config.Executor.BackoffInitial = app.Duration(500 * time.Millisecond) // keep retries pending at shutdown
 	h.Config.Executor.BackoffMax = app.Duration(time.Second)
 	h.Config.ShutdownTimeout = app.Duration(time.Second)
+	// The embedded server restarts with the daemon and redelivers what was
+	// pending after AckWait: keep it short.
+	h.Config.NATS.Consumer.AckWait = app.Duration(2 * time.Second)
+	h.Config.NATS.Consumer.BackOff = nil
 	h.Sim.FailRate(1, sim.Fault{HTTPStatus: 502})
 	h.Start()
 	_, js := h.Conn()
