@@ -153,6 +153,7 @@ func (a *App) openEngine() error {
 	a.actions = natspub.NewActions(a.nc, a.cfg.ActionLog.Subject, natspub.WithLogger(a.log), natspub.WithRegisterer(a.reg))
 	rec := fanout{a.alog, a.actions}
 	cd := rules.NewCooldowns(a.cfg.Cooldowns.MaxKeys)
+	registerCooldownMetrics(a.reg, cd)
 	a.pipeline = engine.NewPipeline(engine.PipelineConfig{DryRun: a.cfg.DryRun}, a.watcher, cd, a.exec,
 		rec, dlq, a.log, a.reg)
 	a.intake, err = engine.NewIntake(js, a.cfg.IntakeConfig(dlq), a.pipeline, a.log, a.reg)

@@ -160,7 +160,7 @@ func Default() *Config {
 		},
 		ActionLog:       ActionLogConfig{Path: "./data/actions.jsonl", Subject: "roomwarden.actions", WriteTimeout: Duration(5 * time.Second)},
 		HTTP:            HTTPConfig{Listen: "127.0.0.1:9464"},
-		Cooldowns:       CooldownsConfig{MaxKeys: 100000},
+		Cooldowns:       CooldownsConfig{MaxKeys: 1000000},
 		ShutdownTimeout: Duration(10 * time.Second),
 	}
 }

@@ -62,5 +62,17 @@ func (h *health) lastReload() rules.ReloadResult {
 	return h.last
 }
 
+// registerCooldownMetrics exports the size of the cooldown store and how
+// often it was full (an action then runs rather than being suppressed).
+func registerCooldownMetrics(reg prometheus.Registerer, cd *rules.Cooldowns) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomwarden_cooldown_keys",
+			Help: "Cooldown keys held (expired keys are swept)."}, func() float64 { return float64(cd.Len()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomwarden_cooldown_overflows_total",
+			Help: "Matches not suppressed because the cooldown store was full (cooldowns.max_keys)."},
+			func() float64 { return float64(cd.Overflows()) }),
+	)
+}
+
 // since formats how long ago t was, for readiness messages.
 func since(t time.Time) string { return time.Since(t).Round(time.Second).String() }

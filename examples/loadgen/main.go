@@ -1,0 +1,68 @@
+// Command loadgen drives roomwarden's performance measurements (see
+// docs/BENCHMARKS.md):
+//
+//	loadgen latency  -nats URL -daemon BIN -rate 10000 -for 30s
+//	    start the daemon (100 rules, dry run) against the NATS server at URL,
+//	    publish events at a set rate (0: as fast as possible), 1% of them
+//	    matching a rule, and report the throughput and the publish-to-decision
+//	    latency percentiles of the matching events, read from the actions the
+//	    daemon publishes on roomwarden.actions.>
+//	loadgen e2e      -nats URL -daemon BIN -n 200000
+//	    pre-load n events into ROOM_EVENTS, start the daemon with 100 rules in
+//	    dry run, and time until its consumer has acknowledged them all
+//	loadgen mem      -rules 10000 -keys 1000000
+//	    the resident memory of 10,000 compiled rules and 1,000,000 live
+//	    cooldown keys
+//	loadgen executor -rate 200 -actions 2000
+//	    run a backlog of lock_seat actions through the executor and the Room
+//	    Engine client against the simulator; report the rate achieved and the
+//	    most calls the simulator saw in any rolling second
+//	loadgen rules    -n 100 -out DIR
+//	    write the generated rules file, for running the daemon by hand
+//
+// Every figure is printed as `name: value unit` lines, one per figure.
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+)
+
+const usage = `usage: loadgen <latency|e2e|mem|executor|rules> [flags]  (loadgen <command> -h for flags)
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	commands := map[string]func([]string, io.Writer, *slog.Logger) error{
+		"latency":  runLatency,
+		"e2e":      runE2E,
+		"mem":      runMem,
+		"executor": runExecutor,
+		"rules":    runRules,
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "loadgen: unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := cmd(args[1:], stdout, logger); err != nil {
+		fmt.Fprintf(stderr, "loadgen %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+// report prints one figure.
+func report(w io.Writer, name string, value float64, unit string) {
+	fmt.Fprintf(w, "%s: %.6g %s\n", name, value, unit)
+}
