@@ -1,7 +1,6 @@
 package roomengine
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,27 +9,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/roomwarden/roomwarden/internal/syncbuf"
 )
 
 const testKey = "0123456789abcdef-test-secret-key-0123456789abcdef"
 
 // syncBuffer collects log output from concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = syncbuf.Buffer
 
 // seen is one request as the test server received it.
 type seen struct {

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/roomwarden/roomwarden/internal/syncbuf"
 
 	"github.com/roomwarden/roomwarden/engine"
 	"github.com/roomwarden/roomwarden/sinks/roomengine"
@@ -43,22 +44,7 @@ func (c *fakeClock) Add(d time.Duration) {
 }
 
 // syncBuffer collects log output from concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = syncbuf.Buffer
 
 // fixture is a simulator behind an httptest server.
 type fixture struct {
