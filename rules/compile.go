@@ -68,11 +68,23 @@ type expression struct {
 
 // compiler compiles the expressions of one file against the typed env.
 type compiler struct {
-	path  string
-	data  []byte
-	lists map[string][]string
-	base  []expr.Option
-	errs  *ErrorList
+	path   string
+	data   []byte
+	lists  map[string][]string
+	base   []expr.Option
+	errs   *ErrorList
+	shared programCache
+}
+
+// programCache shares one compiled program between every use of the
+// same source text with the same expected kind within one Compile (the
+// lists, the only other input, are the same for all of them). Most rules
+// repeat `event.room_id` and friends; sharing keeps large sets small.
+type programCache map[programKey]*vm.Program
+
+type programKey struct {
+	src  string
+	want valueKind
 }
 
 // compile compiles e, which must produce want. It returns nil for an
@@ -82,6 +94,12 @@ func (c *compiler) compile(e exprSpec, field string, want valueKind) *expression
 		return nil
 	}
 	x := &expression{src: e.src, loc: newExprLoc(c.path, c.data, e.node)}
+	key := programKey{e.src, want}
+	if prog, ok := c.shared[key]; ok {
+		x.prog = prog
+		x.konst, x.isConst = constant(prog.Node())
+		return x
+	}
 	lc := &listChecker{known: c.lists}
 	opts := append(slices.Clip(c.base), expr.Patch(lc))
 	if want == boolKind {
@@ -108,6 +126,9 @@ func (c *compiler) compile(e exprSpec, field string, want valueKind) *expression
 	}
 	x.prog = prog
 	x.konst, x.isConst = constant(prog.Node())
+	if c.shared != nil {
+		c.shared[key] = prog
+	}
 	return x
 }
 

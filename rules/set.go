@@ -61,8 +61,9 @@ func compileSources(srcs []Source, hash string) (*Set, error) {
 	s := &Set{hash: hash, lists: mergeLists(srcs, specs, &errs)}
 	base := compileOptions()
 	firstUse := make(map[string]Error)
+	shared := make(programCache)
 	for i, src := range srcs {
-		c := &compiler{path: src.Path, data: src.Data, lists: s.lists, base: base, errs: &errs}
+		c := &compiler{path: src.Path, data: src.Data, lists: s.lists, base: base, errs: &errs, shared: shared}
 		for _, rs := range specs[i].rules {
 			r := c.compileRule(rs)
 			checkUnique(r, rs, firstUse, &errs)
