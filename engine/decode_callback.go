@@ -86,7 +86,7 @@ func validate(data []byte) error {
 	if err := s.skip(); err != nil {
 		return err
 	}
-	if s.ws() != 0 {
+	if s.ws(); s.pos != len(s.data) { // a NUL byte is not the end
 		return s.syntaxError("want end of input after the event object")
 	}
 	return nil

@@ -27,7 +27,7 @@ func decodeCanonical(data []byte, ev *rules.Event) error {
 	if err := s.object(func(key []byte) error { return s.eventField(key, ev) }); err != nil {
 		return err
 	}
-	if s.ws() != 0 {
+	if s.ws(); s.pos != len(s.data) { // a NUL byte is not the end
 		return s.syntaxError("want end of input after the event object")
 	}
 	return checkRequired(ev)

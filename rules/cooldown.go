@@ -33,7 +33,15 @@ type Cooldowns struct {
 
 type cooldownShard struct {
 	mu    sync.Mutex
-	until map[string]time.Time
+	until map[string]cooldownEntry
+}
+
+// cooldownEntry is one cooling key: until when, and a hash of the id of
+// the event that started it (0: no id), so that event, redelivered
+// because its outcome was not recorded, is not suppressed by itself.
+type cooldownEntry struct {
+	until time.Time
+	by    uint64
 }
 
 // NewCooldowns returns an empty store holding at most maxKeys keys
@@ -49,17 +57,26 @@ func NewCooldowns(maxKeys int) *Cooldowns {
 // cools down for d from now; if the key is still cooling, it returns
 // false and leaves the cooldown as it was.
 func (c *Cooldowns) Allow(rule, key string, now time.Time, d time.Duration) bool {
+	return c.AllowEvent(rule, key, "", now, d)
+}
+
+// AllowEvent is Allow for the event with id eventID: the event that
+// started a cooldown is allowed again while it lasts (a redelivery of an
+// event whose outcome was not recorded must act, not be suppressed by
+// itself), without extending it. An empty eventID never matches.
+func (c *Cooldowns) AllowEvent(rule, key, eventID string, now time.Time, d time.Duration) bool {
 	k := rule + "\x00" + key
 	sh := &c.shards[maphash.String(c.seed, k)%cooldownShards]
+	by := c.eventHash(eventID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.until == nil {
-		sh.until = make(map[string]time.Time)
+		sh.until = make(map[string]cooldownEntry)
 	}
-	if until, ok := sh.until[k]; ok && now.Before(until) {
-		return false
+	if e, ok := sh.until[k]; ok && now.Before(e.until) {
+		return by != 0 && e.by == by
 	} else if ok {
-		sh.until[k] = now.Add(d)
+		sh.until[k] = cooldownEntry{until: now.Add(d), by: by}
 		return true
 	}
 	sh.sweep(now, sweepPerInsert)
@@ -67,16 +84,24 @@ func (c *Cooldowns) Allow(rule, key string, now time.Time, d time.Duration) bool
 		c.overflows.Add(1)
 		return true
 	}
-	sh.until[k] = now.Add(d)
+	sh.until[k] = cooldownEntry{until: now.Add(d), by: by}
 	return true
+}
+
+// eventHash identifies an event id; 0 stands for no id.
+func (c *Cooldowns) eventHash(id string) uint64 {
+	if id == "" {
+		return 0
+	}
+	return maphash.String(c.seed, id) | 1
 }
 
 // sweep looks at up to n entries, from a random starting point, and
 // deletes the expired ones. It returns how many it deleted.
 func (sh *cooldownShard) sweep(now time.Time, n int) int {
 	deleted := 0
-	for k, until := range sh.until {
-		if !now.Before(until) {
+	for k, e := range sh.until {
+		if !now.Before(e.until) {
 			delete(sh.until, k)
 			deleted++
 		}

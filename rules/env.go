@@ -59,11 +59,12 @@ func implicitArg(name string) []string {
 // compileOptions returns the options shared by every expression. want
 // adds the result-type option; visitors are per-expression patchers.
 func compileOptions() []expr.Option {
-	return []expr.Option{
+	opts := []expr.Option{
 		expr.Env(exprEnv{}),
 		expr.MaxNodes(maxExprNodes),
 		expr.DisableBuiltin("now"),
 		expr.Patch(helperPatcher{}),
+		expr.Patch(concatPatcher{}),
 		expr.Function("has_any", hasAny,
 			new(func([]string, []string) bool), new(func([]any, []string) bool),
 			new(func([]string, []any) bool), new(func([]any, []any) bool)),
@@ -76,6 +77,7 @@ func compileOptions() []expr.Option {
 		expr.Function("attr_number", attrNumber, new(func(map[string]any, string) float64)),
 		expr.Function("attr_bool", attrBool, new(func(map[string]any, string) bool)),
 	}
+	return append(opts, concatOptions()...)
 }
 
 // helperPatcher rewrites now() to read the evaluation time, and gives

@@ -79,7 +79,7 @@ func (e *Evaluator) match(r *Rule, env any, now time.Time) Match {
 	if err != nil {
 		return Match{Rule: r, Err: fmt.Errorf("rule %q: %w", r.Name, err)}
 	}
-	m.Suppressed = !e.cd.Allow(r.Name, key, now, r.CooldownFor)
+	m.Suppressed = !e.cd.AllowEvent(r.Name, key, e.env.Event.ID, now, r.CooldownFor)
 	return m
 }
 

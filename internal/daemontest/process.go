@@ -74,7 +74,7 @@ func (p *Process) Exited() bool {
 
 // Exit describes how a process ended.
 type Exit struct {
-	Code   int           // exit code; -1 when killed by a signal
+	Code   int            // exit code; -1 when killed by a signal
 	Signal syscall.Signal // the signal that killed it, if any
 }
 

@@ -118,25 +118,35 @@ func (c *Client) call(ctx context.Context, sig string, body []byte) (engine.Rece
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		ce := &engine.CallError{Class: engine.Retryable, Err: redactErr(err)}
-		c.logCall(ctx, start, 0, ce)
+		c.logCall(ctx, start, 0, "", ce)
 		return engine.Receipt{}, ce
 	}
 	defer resp.Body.Close()
 	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
 	rc, err := decodeResponse(resp.StatusCode, raw, readErr, sig)
-	c.logCall(ctx, start, resp.StatusCode, err)
+	c.logCall(ctx, start, resp.StatusCode, requestIDOf(rc, err), err)
 	return rc, err
 }
 
-func (c *Client) logCall(ctx context.Context, start time.Time, status int, err error) {
+func (c *Client) logCall(ctx context.Context, start time.Time, status int, requestID string, err error) {
 	if !c.log.Enabled(ctx, slog.LevelDebug) {
 		return
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "lock_seat call",
 		slog.Int("status", status),
+		slog.String("request_id", requestID),
 		slog.Int("error_code", codeOf(err)),
 		slog.Duration("latency", time.Since(start)),
 		slog.Any("error", err))
+}
+
+// requestIDOf returns the RequestId of an answer, successful or not.
+func requestIDOf(rc engine.Receipt, err error) string {
+	var ce *engine.CallError
+	if errors.As(err, &ce) {
+		return ce.RequestID
+	}
+	return rc.RequestID
 }
 
 // codeOf returns the API ErrorCode carried by err, or 0.

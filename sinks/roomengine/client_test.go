@@ -149,7 +149,7 @@ func TestLockSeatErrorClasses(t *testing.T) {
 		{"garbage body", answer(200, "not json at all"), engine.Permanent, 0, 200},
 		{"html 200", answer(200, "<html></html>"), engine.Permanent, 0, 200},
 		{"truncated json", answer(200, `{"ActionStatus":"OK","ErrorCo`), engine.Permanent, 0, 200},
-		{"truncated stream", truncated, engine.Permanent, 0, 200},
+		{"truncated stream", truncated, engine.Retryable, 0, 200},
 		{"empty object", answer(200, `{}`), engine.Permanent, 0, 200},
 		{"FAIL without code", answer(200, `{"ActionStatus":"FAIL","ErrorCode":0}`), engine.Permanent, 0, 200},
 	}

@@ -28,10 +28,12 @@ func decodeResponse(status int, raw []byte, readErr error, sig string) (engine.R
 		}
 	}
 	if readErr != nil {
+		// The connection failed mid-answer: a transport error, retried
+		// like one (lock_seat is idempotent).
 		return engine.Receipt{}, &engine.CallError{
 			Status: status,
 			Info:   "truncated response body",
-			Class:  engine.Permanent,
+			Class:  engine.Retryable,
 			Err:    redactErr(readErr),
 		}
 	}

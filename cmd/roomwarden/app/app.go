@@ -53,12 +53,13 @@ type App struct {
 	closeOnce sync.Once
 }
 
-// New builds the daemon from a validated config.
-func New(cfg *Config, o Options) (a *App, err error) {
+// New builds the daemon from a validated config. On error it releases
+// whatever it had acquired.
+func New(cfg *Config, o Options) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a = &App{cfg: cfg, log: o.Logger, reg: o.Registry}
+	a := &App{cfg: cfg, log: o.Logger, reg: o.Registry}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -67,14 +68,10 @@ func New(cfg *Config, o Options) (a *App, err error) {
 		a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
 	a.health = newHealth(a.reg)
-	defer func() {
-		if err != nil {
-			a.Close()
-		}
-	}()
 	steps := []func() error{a.openRules, a.openActionLog, a.openNATS, a.openEngine, a.openHTTP}
 	for _, step := range steps {
 		if err := step(); err != nil {
+			a.Close()
 			return nil, err
 		}
 	}

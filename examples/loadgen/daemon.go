@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// daemon is a roomwarden process started from its binary with a
+// generated config: dry run, the generated rules, the given NATS server.
+type daemon struct {
+	cmd       *exec.Cmd
+	dir       string
+	actionLog string
+	httpAddr  string
+	done      chan struct{} // closed once the process has exited
+	waitErr   error         // its exit status, set before done is closed
+}
+
+// defaultConcurrency is the daemon's default nats.consumer.concurrency.
+const defaultConcurrency = 1024
+
+const daemonConfig = `nats:
+  url: %q
+  stream: ROOM_EVENTS
+  subjects: ["rooms.events.>"]
+  durable: roomwarden
+  consumer: {concurrency: %d}
+rules:
+  dir: %q
+roomengine:
+  sdkappid: 1400000000
+dry_run: true
+action_log:
+  path: %q
+http:
+  listen: %q
+`
+
+// startDaemon writes nRules rules and a config into a new directory
+// under work, and starts bin with it. Its log goes to stderr.log there.
+// concurrency is nats.consumer.concurrency (0: the daemon's default).
+func startDaemon(bin, work, natsURL string, nRules, concurrency int) (*daemon, error) {
+	dir, err := os.MkdirTemp(work, "roomwarden-")
+	if err != nil {
+		return nil, fmt.Errorf("work dir: %w", err)
+	}
+	if _, err := writeRules(filepath.Join(dir, "rules"), nRules); err != nil {
+		return nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	d := &daemon{dir: dir, actionLog: filepath.Join(dir, "actions.jsonl"), httpAddr: addr, done: make(chan struct{})}
+	if concurrency <= 0 {
+		concurrency = defaultConcurrency
+	}
+	cfg := fmt.Sprintf(daemonConfig, natsURL, concurrency, filepath.Join(dir, "rules"), d.actionLog, addr)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return nil, fmt.Errorf("write config: %w", err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "stderr.log"))
+	if err != nil {
+		return nil, fmt.Errorf("daemon log: %w", err)
+	}
+	d.cmd = exec.Command(bin, "run", "--config", cfgPath)
+	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
+	if err := d.cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	go func() {
+		d.waitErr = d.cmd.Wait()
+		logFile.Close()
+		close(d.done)
+	}()
+	return d, nil
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// waitReady polls /readyz until the daemon answers 200.
+func (d *daemon) waitReady(ctx context.Context) error {
+	url := "http://" + d.httpAddr + "/readyz"
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-d.done:
+			return fmt.Errorf("daemon exited before it was ready (%v); see %s", d.waitErr, filepath.Join(d.dir, "stderr.log"))
+		case <-ctx.Done():
+			return fmt.Errorf("daemon not ready: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// stop sends SIGTERM and waits for the daemon to exit.
+func (d *daemon) stop() error {
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("stop daemon: %w", err)
+	}
+	select {
+	case <-d.done:
+		if d.waitErr != nil {
+			return fmt.Errorf("daemon exit: %w", d.waitErr)
+		}
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = d.cmd.Process.Kill()
+		return errors.New("daemon did not stop within 30s; killed")
+	}
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+type e2eFlags struct {
+	natsURL, daemon, work             string
+	n, rules, matchEvery, concurrency int
+	timeout                           time.Duration
+}
+
+// runE2E is `loadgen e2e`: pre-load the stream, start the daemon, time
+// the drain.
+func runE2E(args []string, stdout io.Writer, logger *slog.Logger) error {
+	var f e2eFlags
+	fs := flag.NewFlagSet("e2e", flag.ContinueOnError)
+	fs.StringVar(&f.natsURL, "nats", "nats://127.0.0.1:4222", "NATS server URL (a real nats-server, not the daemon's embedded one)")
+	fs.StringVar(&f.daemon, "daemon", "./bin/roomwarden", "the roomwarden binary")
+	fs.StringVar(&f.work, "work", os.TempDir(), "where to create the daemon's rules, config and action log")
+	fs.IntVar(&f.n, "n", 200_000, "events to pre-load")
+	fs.IntVar(&f.rules, "rules", 100, "rules loaded")
+	fs.IntVar(&f.concurrency, "concurrency", 0, "the daemon's nats.consumer.concurrency (0: its default, 1024)")
+	fs.IntVar(&f.matchEvery, "match-every", 100, "one event in this many matches a rule")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+	return e2e(ctx, f, stdout, logger)
+}
+
+func e2e(ctx context.Context, f e2eFlags, stdout io.Writer, logger *slog.Logger) error {
+	nc, js, err := connect(f.natsURL)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := resetStream(ctx, js); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := preload(ctx, js, f.n, f.rules, f.matchEvery); err != nil {
+		return err
+	}
+	logger.Info("pre-loaded", "events", f.n, "took", time.Since(start).Round(time.Millisecond))
+
+	d, err := startDaemon(f.daemon, f.work, f.natsURL, f.rules, f.concurrency)
+	if err != nil {
+		return err
+	}
+	defer d.stop()
+	t, err := waitDrained(ctx, js, uint64(f.n))
+	if err != nil {
+		return err
+	}
+	if err := d.stop(); err != nil {
+		return err
+	}
+	lines, err := countLines(d.actionLog)
+	if err != nil {
+		return err
+	}
+	reportE2E(stdout, f, t, lines)
+	if want := (f.n + f.matchEvery - 1) / f.matchEvery; f.matchEvery > 0 && lines != want {
+		return fmt.Errorf("action log has %d lines, want %d (one per matching event); see %s", lines, want, d.dir)
+	}
+	return nil
+}
+
+// drainTimes are when the daemon started, when its consumer first showed
+// a delivery, and when every event was acknowledged.
+type drainTimes struct{ start, first, done time.Time }
+
+// waitDrained polls the daemon's consumer until n messages have been
+// delivered and none is pending or unacknowledged.
+func waitDrained(ctx context.Context, js jetstream.JetStream, n uint64) (drainTimes, error) {
+	t := drainTimes{start: time.Now()}
+	for {
+		info, err := consumerInfo(ctx, js)
+		if err != nil {
+			return t, err
+		}
+		if info != nil && info.Delivered.Consumer > 0 && t.first.IsZero() {
+			t.first = time.Now()
+		}
+		if info != nil && info.AckFloor.Stream >= n && info.NumAckPending == 0 && info.NumPending == 0 {
+			t.done = time.Now()
+			return t, nil
+		}
+		select {
+		case <-ctx.Done():
+			return t, fmt.Errorf("waiting for the daemon to drain the stream: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// consumerInfo returns the daemon's consumer, or nil before it exists.
+func consumerInfo(ctx context.Context, js jetstream.JetStream) (*jetstream.ConsumerInfo, error) {
+	c, err := js.Consumer(ctx, streamName, durableName)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("consumer info: %w", err)
+	}
+	return c.CachedInfo(), nil
+}
+
+func reportE2E(w io.Writer, f e2eFlags, t drainTimes, lines int) {
+	report(w, "e2e_events", float64(f.n), "events")
+	report(w, "e2e_rules", float64(f.rules), "rules")
+	report(w, "e2e_total_s", t.done.Sub(t.start).Seconds(), "s (daemon start to last ack)")
+	report(w, "e2e_drain_s", t.done.Sub(t.first).Seconds(), "s (first delivery to last ack)")
+	report(w, "e2e_throughput", float64(f.n)/t.done.Sub(t.first).Seconds(), "msgs/s")
+	report(w, "e2e_action_log_lines", float64(lines), "lines")
+}
+
+func countLines(path string) (int, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("action log: %w", err)
+	}
+	defer file.Close()
+	n := 0
+	sc := bufio.NewScanner(file)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		n++
+	}
+	return n, sc.Err()
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/roomwarden/roomwarden/internal/benchtest"
+)
+
+type latencyFlags struct {
+	natsURL, daemon, work                string
+	rate, rules, matchEvery, concurrency int
+	runFor, settle                       time.Duration
+}
+
+// runLatency is `loadgen latency`: publish at a rate, measure how long
+// each matching event takes to reach its decision.
+func runLatency(args []string, stdout io.Writer, logger *slog.Logger) error {
+	var f latencyFlags
+	fs := flag.NewFlagSet("latency", flag.ContinueOnError)
+	fs.StringVar(&f.natsURL, "nats", "nats://127.0.0.1:4222", "NATS server URL")
+	fs.StringVar(&f.daemon, "daemon", "./bin/roomwarden", "the roomwarden binary; empty: a daemon is already running on -nats with the default stream, durable and actions subject")
+	fs.StringVar(&f.work, "work", os.TempDir(), "where to create the daemon's rules, config and action log")
+	fs.IntVar(&f.rate, "rate", 10_000, "events per second; 0: as fast as possible")
+	fs.IntVar(&f.rules, "rules", 100, "rules loaded")
+	fs.IntVar(&f.concurrency, "concurrency", 0, "the daemon's nats.consumer.concurrency (0: its default, 1024)")
+	fs.IntVar(&f.matchEvery, "match-every", 100, "one event in this many matches a rule")
+	fs.DurationVar(&f.runFor, "for", 30*time.Second, "how long to publish")
+	fs.DurationVar(&f.settle, "settle", 5*time.Second, "how long to wait for the last decisions")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return latency(f, stdout, logger)
+}
+
+func latency(f latencyFlags, stdout io.Writer, logger *slog.Logger) error {
+	ctx := context.Background()
+	nc, js, err := connect(f.natsURL)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if f.daemon != "" {
+		if err := resetStream(ctx, js); err != nil {
+			return err
+		}
+		d, err := startDaemon(f.daemon, f.work, f.natsURL, f.rules, f.concurrency)
+		if err != nil {
+			return err
+		}
+		defer d.stop()
+		readyCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := d.waitReady(readyCtx); err != nil {
+			return err
+		}
+	}
+	dec := newDecisions()
+	sub, err := nc.Subscribe(actionsPrefix+".>", dec.onAction)
+	if err != nil {
+		return fmt.Errorf("subscribe to actions: %w", err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		return fmt.Errorf("subscribe to actions: %w", err)
+	}
+	pub, err := publishPaced(ctx, js, f)
+	if err != nil {
+		return err
+	}
+	logger.Info("published", "events", pub.events, "matching", pub.matching, "took", pub.took.Round(time.Millisecond))
+	dec.waitFor(pub.matching, f.settle)
+	lat, foreign := dec.snapshot()
+	reportLatency(stdout, f, pub, lat, foreign)
+	return nil
+}
+
+// published is what publishPaced did.
+type published struct {
+	events, matching int
+	took             time.Duration
+}
+
+// publishPaced publishes for f.runFor at f.rate events per second (0:
+// as fast as the server acknowledges), each event's id stamped with its
+// publish time.
+func publishPaced(ctx context.Context, js jetstream.JetStream, f latencyFlags) (published, error) {
+	g := benchtest.NewGenerator(f.rules, f.matchEvery, uint64(time.Now().UnixNano()))
+	var p published
+	start := time.Now()
+	for seq := uint64(0); ; seq++ {
+		now := time.Now()
+		if now.Sub(start) >= f.runFor {
+			break
+		}
+		if f.rate > 0 {
+			due := start.Add(time.Duration(seq) * time.Second / time.Duration(f.rate))
+			if wait := due.Sub(now); wait > 0 {
+				time.Sleep(wait)
+				now = time.Now()
+			}
+		}
+		e := g.Next(seq, now)
+		if _, err := js.PublishAsync(e.Subject, e.Data); err != nil {
+			return p, fmt.Errorf("publish: %w", err)
+		}
+		p.events++
+		if e.Match {
+			p.matching++
+		}
+		// Bound the unacknowledged publishes: always when flooding, and
+		// when paced if the server falls behind.
+		if seq%2000 == 1999 && (f.rate == 0 || js.PublishAsyncPending() > 2000) {
+			if err := waitPublished(ctx, js); err != nil {
+				return p, err
+			}
+		}
+	}
+	p.took = time.Since(start)
+	return p, waitPublished(ctx, js)
+}
+
+// decisions collects publish-to-decision latencies from the actions the
+// daemon publishes: the outcome's time minus the publish time in its
+// event id.
+type decisions struct {
+	mu        sync.Mutex
+	latencies []time.Duration
+	seen      map[uint64]bool
+	foreign   int
+	arrived   chan struct{}
+}
+
+func newDecisions() *decisions {
+	return &decisions{seen: make(map[uint64]bool), arrived: make(chan struct{}, 1)}
+}
+
+func (d *decisions) onAction(m *nats.Msg) {
+	var o struct {
+		Time    time.Time `json:"time"`
+		EventID string    `json:"event_id"`
+	}
+	err := json.Unmarshal(m.Data, &o)
+	seq, at, idErr := benchtest.ParseID(o.EventID)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err != nil || idErr != nil || d.seen[seq] {
+		d.foreign++ // not ours, or a redelivery's second decision
+		return
+	}
+	d.seen[seq] = true
+	d.latencies = append(d.latencies, o.Time.Sub(at))
+	select {
+	case d.arrived <- struct{}{}:
+	default:
+	}
+}
+
+// waitFor waits until n decisions arrived, or settle passed without one.
+func (d *decisions) waitFor(n int, settle time.Duration) {
+	for {
+		d.mu.Lock()
+		got := len(d.latencies)
+		d.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-d.arrived:
+		case <-time.After(settle):
+			return
+		}
+	}
+}
+
+func (d *decisions) snapshot() ([]time.Duration, int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]time.Duration(nil), d.latencies...), d.foreign
+}
+
+func reportLatency(w io.Writer, f latencyFlags, p published, lat []time.Duration, foreign int) {
+	report(w, "latency_target_rate", float64(f.rate), "events/s")
+	report(w, "latency_published", float64(p.events), "events")
+	report(w, "latency_publish_rate", float64(p.events)/p.took.Seconds(), "events/s")
+	report(w, "latency_matching", float64(p.matching), "events")
+	report(w, "latency_decisions", float64(len(lat)), "decisions")
+	report(w, "latency_other_actions", float64(foreign), "messages")
+	for _, q := range []float64{0.5, 0.99, 0.999} {
+		report(w, fmt.Sprintf("latency_p%g", 100*q), ms(percentile(lat, q)), "ms")
+	}
+	report(w, "latency_max", ms(percentile(lat, 1)), "ms")
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,82 @@
+package daemontest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// DeadLetters returns every message stored so far in the daemon's
+// dead-letter stream (nats.dlq.stream), oldest first.
+func (h *Harness) DeadLetters(js jetstream.JetStream) []*jetstream.RawStreamMsg {
+	h.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, h.Config.NATS.DLQ.Stream)
+	if err != nil {
+		h.T.Fatalf("dead-letter stream %s: %v", h.Config.NATS.DLQ.Stream, err)
+	}
+	st := s.CachedInfo().State
+	var out []*jetstream.RawStreamMsg
+	for seq := st.FirstSeq; st.Msgs > 0 && seq <= st.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			h.T.Fatalf("dead letter %d: %v", seq, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// WaitDeadLetters waits until the dead-letter stream holds at least n
+// messages and returns them.
+func (h *Harness) WaitDeadLetters(js jetstream.JetStream, n int, timeout time.Duration) []*jetstream.RawStreamMsg {
+	h.T.Helper()
+	var got []*jetstream.RawStreamMsg
+	h.WaitFor(timeout, fmt.Sprintf("%d dead letters", n), func() bool {
+		got = h.DeadLetters(js)
+		return len(got) >= n
+	})
+	return got
+}
+
+// Capture collects the core NATS messages published on a subject
+// (wildcards allowed) from the moment Subscribe returns.
+type Capture struct {
+	mu   sync.Mutex
+	msgs []*nats.Msg
+}
+
+// Subscribe starts capturing subject on nc until the test ends.
+func (h *Harness) Subscribe(nc *nats.Conn, subject string) *Capture {
+	h.T.Helper()
+	c := &Capture{}
+	sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.msgs = append(c.msgs, m)
+	})
+	if err != nil {
+		h.T.Fatalf("subscribe %s: %v", subject, err)
+	}
+	if err := nc.Flush(); err != nil {
+		h.T.Fatalf("flush subscription %s: %v", subject, err)
+	}
+	h.T.Cleanup(func() { _ = sub.Unsubscribe() })
+	return c
+}
+
+// Msgs returns the messages captured so far.
+func (c *Capture) Msgs() []*nats.Msg {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*nats.Msg(nil), c.msgs...)
+}
