@@ -31,16 +31,21 @@ type Cooldowns struct {
 	shards    [cooldownShards]cooldownShard
 }
 
+// cooldownShard maps the 64-bit hash of "rule\x00key" to its entry.
+// Keeping hashes, not strings, holds a million keys in about 40 MB; two
+// keys would have to collide in 64 bits (odds near 1 in 10^7 at a
+// million keys) for one to share the other's cooldown.
 type cooldownShard struct {
 	mu    sync.Mutex
-	until map[string]cooldownEntry
+	until map[uint64]cooldownEntry
 }
 
-// cooldownEntry is one cooling key: until when, and a hash of the id of
-// the event that started it (0: no id), so that event, redelivered
-// because its outcome was not recorded, is not suppressed by itself.
+// cooldownEntry is one cooling key: until when (Unix nanoseconds), and a
+// hash of the id of the event that started it (0: no id), so that event,
+// redelivered because its outcome was not recorded, is not suppressed by
+// itself.
 type cooldownEntry struct {
-	until time.Time
+	until int64
 	by    uint64
 }
 
@@ -65,27 +70,38 @@ func (c *Cooldowns) Allow(rule, key string, now time.Time, d time.Duration) bool
 // event whose outcome was not recorded must act, not be suppressed by
 // itself), without extending it. An empty eventID never matches.
 func (c *Cooldowns) AllowEvent(rule, key, eventID string, now time.Time, d time.Duration) bool {
-	k := rule + "\x00" + key
-	sh := &c.shards[maphash.String(c.seed, k)%cooldownShards]
+	k := c.keyHash(rule, key)
+	sh := &c.shards[k%cooldownShards]
 	by := c.eventHash(eventID)
+	t := now.UnixNano()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.until == nil {
-		sh.until = make(map[string]cooldownEntry)
+		sh.until = make(map[uint64]cooldownEntry)
 	}
-	if e, ok := sh.until[k]; ok && now.Before(e.until) {
+	if e, ok := sh.until[k]; ok && t < e.until {
 		return by != 0 && e.by == by
 	} else if ok {
-		sh.until[k] = cooldownEntry{until: now.Add(d), by: by}
+		sh.until[k] = cooldownEntry{until: now.Add(d).UnixNano(), by: by}
 		return true
 	}
-	sh.sweep(now, sweepPerInsert)
-	if len(sh.until) >= c.perShard && sh.sweep(now, sweepWhenFull) == 0 {
+	sh.sweep(t, sweepPerInsert)
+	if len(sh.until) >= c.perShard && sh.sweep(t, sweepWhenFull) == 0 {
 		c.overflows.Add(1)
 		return true
 	}
-	sh.until[k] = cooldownEntry{until: now.Add(d), by: by}
+	sh.until[k] = cooldownEntry{until: now.Add(d).UnixNano(), by: by}
 	return true
+}
+
+// keyHash identifies a rule's rendered cooldown key.
+func (c *Cooldowns) keyHash(rule, key string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	h.WriteString(rule)
+	h.WriteByte(0)
+	h.WriteString(key)
+	return h.Sum64()
 }
 
 // eventHash identifies an event id; 0 stands for no id.
@@ -98,10 +114,10 @@ func (c *Cooldowns) eventHash(id string) uint64 {
 
 // sweep looks at up to n entries, from a random starting point, and
 // deletes the expired ones. It returns how many it deleted.
-func (sh *cooldownShard) sweep(now time.Time, n int) int {
+func (sh *cooldownShard) sweep(now int64, n int) int {
 	deleted := 0
 	for k, e := range sh.until {
-		if !now.Before(e.until) {
+		if now >= e.until {
 			delete(sh.until, k)
 			deleted++
 		}
