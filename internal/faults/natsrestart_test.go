@@ -63,6 +63,10 @@ func TestNATSRestartMidStream(t *testing.T) {
 		return code == 200
 	})
 	dups := duplicates(log)
+	lines := byEvent(log)
+	for _, id := range dups {
+		t.Logf("event %s acted on again after a lost ack: %+v", id, lines[id])
+	}
 	t.Logf("RELIABILITY fault1: events=%d action_lines=%d duplicate_events=%d sim_calls=%d rooms_locked_twice=%d",
 		len(all), len(log), len(dups), len(h.Sim.Calls()), roomsCalledTwice(h.Sim.Calls()))
 }

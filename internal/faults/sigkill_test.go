@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/roomwarden/roomwarden/cmd/roomwarden/app"
+	"github.com/roomwarden/roomwarden/engine"
 	"github.com/roomwarden/roomwarden/examples/roomengine-sim/sim"
 	"github.com/roomwarden/roomwarden/internal/daemontest"
 )
@@ -62,6 +63,6 @@ func TestSIGKILLDuringRetries(t *testing.T) {
 	}
 	t.Logf("RELIABILITY fault5: events=%d failing_calls_before_kill=%d lines_before_restart=0 succeeded_after_restart=%d "+
 		"calls_after_restart=%d all_done_after=%s (ack_wait %s)",
-		events, callsBefore, countOutcome(log, "succeeded"), len(calls)-callsBefore,
+		events, callsBefore, countOutcome(log, engine.Succeeded), len(calls)-callsBefore,
 		redelivered.Round(time.Millisecond), h.Config.NATS.Consumer.AckWait.Duration())
 }
