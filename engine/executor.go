@@ -39,6 +39,13 @@ type ExecutorConfig struct {
 	Workers int
 	// QueueSize bounds the actions waiting for a worker. Default 10000.
 	QueueSize int
+	// RestartSafe holds the first call until one rolling window (about a
+	// second) has passed since NewExecutor. The limiter's memory dies with
+	// the process, so without the hold a daemon restarted right after its
+	// last calls could put more than RatePerSecond calls in one second at
+	// the Room Engine. The daemon sets it; tests and benchmarks that
+	// measure rates from a cold start leave it off.
+	RestartSafe bool
 }
 
 // withDefaults fills zero fields and checks the rest.
@@ -125,7 +132,7 @@ func NewExecutor(cfg ExecutorConfig, sink, dryRun Sink, dlq DeadLetterSink,
 	e := &Executor{
 		cfg: cfg, sink: sink, dryRun: dryRun, dlq: dlq,
 		log:      logger.With("component", "executor"),
-		limiter:  newCallLimiter(cfg.RatePerSecond),
+		limiter:  newCallLimiter(cfg.RatePerSecond, cfg.RestartSafe),
 		backoff:  newRetryBackoff(cfg.BackoffInitial, cfg.BackoffMax),
 		coalesce: newCoalescer(),
 		queue:    make(chan *execCall, cfg.QueueSize),

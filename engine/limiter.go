@@ -57,11 +57,17 @@ func bucketParams(maxPerSecond int) (rate.Limit, int) {
 	return rate.Limit(r), b
 }
 
-func newCallLimiter(maxPerSecond int) *callLimiter {
+// newCallLimiter paces maxPerSecond calls; restartSafe starts it with a
+// full window, as if the previous process had just used all of it.
+func newCallLimiter(maxPerSecond int, restartSafe bool) *callLimiter {
 	r, b := bucketParams(maxPerSecond)
+	g := newWindowGuard(maxPerSecond, limiterWindow)
+	if restartSafe {
+		g.fill()
+	}
 	return &callLimiter{
 		bucket:  rate.NewLimiter(r, b),
-		guard:   newWindowGuard(maxPerSecond, limiterWindow),
+		guard:   g,
 		ceiling: r,
 		floor:   r / 10,
 		current: r,
@@ -137,6 +143,17 @@ type windowGuard struct {
 
 func newWindowGuard(n int, window time.Duration) *windowGuard {
 	return &windowGuard{window: window, base: time.Now(), starts: make([]time.Duration, n)}
+}
+
+// fill marks the window as full as of now: no call starts for one window.
+func (g *windowGuard) fill() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := time.Since(g.base)
+	for i := range g.starts {
+		g.starts[i] = now
+	}
+	g.filled, g.next = len(g.starts), 0
 }
 
 // admit blocks until a call may start without a full window, and

@@ -38,7 +38,7 @@ func TestBucketParams(t *testing.T) {
 }
 
 func TestLimiterThrottleAndRecover(t *testing.T) {
-	l := newCallLimiter(200)
+	l := newCallLimiter(200, false)
 	c := l.ceiling
 	t0 := time.Unix(1700000000, 0)
 	type step struct {
@@ -71,7 +71,7 @@ func TestLimiterThrottleAndRecover(t *testing.T) {
 }
 
 func TestLimiterFloor(t *testing.T) {
-	l := newCallLimiter(200)
+	l := newCallLimiter(200, false)
 	t0 := time.Unix(1700000000, 0)
 	for i := range 30 {
 		// Throttled every second, the rate converges on the floor: each
@@ -119,7 +119,7 @@ func TestWindowGuard(t *testing.T) {
 }
 
 func TestLimiterWaitCancelled(t *testing.T) {
-	l := newCallLimiter(1)
+	l := newCallLimiter(1, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	if _, err := l.wait(ctx); err != nil { // the burst
 		t.Fatalf("first wait: %v", err)
@@ -127,5 +127,23 @@ func TestLimiterWaitCancelled(t *testing.T) {
 	cancel()
 	if _, err := l.wait(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("wait with a cancelled context = %v, want context.Canceled", err)
+	}
+}
+
+// TestRestartSafeHold: a restart-safe limiter admits nothing until a
+// whole window has passed, then admits again; a cold one admits at once.
+func TestRestartSafeHold(t *testing.T) {
+	cold := newCallLimiter(200, false)
+	if wait := cold.guard.tryAdmit(); wait != 0 {
+		t.Fatalf("cold limiter: first call waits %v, want 0", wait)
+	}
+	safe := newCallLimiter(200, true)
+	wait := safe.guard.tryAdmit()
+	if wait <= 0 || wait > limiterWindow {
+		t.Fatalf("restart-safe limiter: first call waits %v, want (0, %v]", wait, limiterWindow)
+	}
+	safe.guard.base = safe.guard.base.Add(-limiterWindow) // a window later
+	if wait := safe.guard.tryAdmit(); wait != 0 {
+		t.Errorf("restart-safe limiter after a window: waits %v, want 0", wait)
 	}
 }

@@ -198,6 +198,7 @@ func (c *Config) ExecutorConfig() engine.ExecutorConfig {
 		BackoffMax:     e.BackoffMax.Duration(),
 		Workers:        e.Workers,
 		QueueSize:      e.QueueSize,
+		RestartSafe:    true,
 	}
 }
 
