@@ -47,6 +47,7 @@ type callLimiter struct {
 	current      rate.Limit // bucket rate as of lastAdjust
 	lastAdjust   time.Time
 	lastDecrease time.Time
+	holdUntil    time.Time // no call before (restart safety)
 }
 
 // bucketParams returns the token bucket's rate and burst for a limit of
@@ -57,26 +58,33 @@ func bucketParams(maxPerSecond int) (rate.Limit, int) {
 	return rate.Limit(r), b
 }
 
-// newCallLimiter paces maxPerSecond calls; restartSafe starts it with a
-// full window, as if the previous process had just used all of it.
+// newCallLimiter paces maxPerSecond calls; restartSafe holds every call
+// until one window has passed, as if the previous process had just used
+// all of it. The hold comes before the token bucket, so the calls that
+// waited on it are still paced, not released in one burst.
 func newCallLimiter(maxPerSecond int, restartSafe bool) *callLimiter {
 	r, b := bucketParams(maxPerSecond)
-	g := newWindowGuard(maxPerSecond, limiterWindow)
-	if restartSafe {
-		g.fill()
-	}
-	return &callLimiter{
+	l := &callLimiter{
 		bucket:  rate.NewLimiter(r, b),
-		guard:   g,
+		guard:   newWindowGuard(maxPerSecond, limiterWindow),
 		ceiling: r,
 		floor:   r / 10,
 		current: r,
 	}
+	if restartSafe {
+		l.holdUntil = time.Now().Add(limiterWindow)
+	}
+	return l
 }
 
 // wait blocks until a call may start, and returns how long it waited.
 func (l *callLimiter) wait(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
+	if hold := l.holdUntil.Sub(start); hold > 0 {
+		if err := executorSleep(ctx, hold); err != nil {
+			return time.Since(start), err
+		}
+	}
 	l.increaseAt(start)
 	if err := l.bucket.Wait(ctx); err != nil {
 		return time.Since(start), err
@@ -143,17 +151,6 @@ type windowGuard struct {
 
 func newWindowGuard(n int, window time.Duration) *windowGuard {
 	return &windowGuard{window: window, base: time.Now(), starts: make([]time.Duration, n)}
-}
-
-// fill marks the window as full as of now: no call starts for one window.
-func (g *windowGuard) fill() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	now := time.Since(g.base)
-	for i := range g.starts {
-		g.starts[i] = now
-	}
-	g.filled, g.next = len(g.starts), 0
 }
 
 // admit blocks until a call may start without a full window, and

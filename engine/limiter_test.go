@@ -130,20 +130,20 @@ func TestLimiterWaitCancelled(t *testing.T) {
 	}
 }
 
-// TestRestartSafeHold: a restart-safe limiter admits nothing until a
-// whole window has passed, then admits again; a cold one admits at once.
+// TestRestartSafeHold: a restart-safe limiter lets no call start until
+// a whole window has passed; a cold one lets the first start at once.
 func TestRestartSafeHold(t *testing.T) {
-	cold := newCallLimiter(200, false)
-	if wait := cold.guard.tryAdmit(); wait != 0 {
-		t.Fatalf("cold limiter: first call waits %v, want 0", wait)
+	ctx, cancel := context.WithTimeout(context.Background(), limiterWindow/2)
+	defer cancel()
+	if _, err := newCallLimiter(200, false).wait(ctx); err != nil {
+		t.Fatalf("cold limiter: first call: %v, want no wait", err)
+	}
+	if _, err := newCallLimiter(200, true).wait(ctx); err == nil {
+		t.Fatal("restart-safe limiter: a call started within half a window of the start")
 	}
 	safe := newCallLimiter(200, true)
-	wait := safe.guard.tryAdmit()
-	if wait <= 0 || wait > limiterWindow {
-		t.Fatalf("restart-safe limiter: first call waits %v, want (0, %v]", wait, limiterWindow)
-	}
-	safe.guard.base = safe.guard.base.Add(-limiterWindow) // a window later
-	if wait := safe.guard.tryAdmit(); wait != 0 {
-		t.Errorf("restart-safe limiter after a window: waits %v, want 0", wait)
+	safe.holdUntil = time.Now() // the window has passed
+	if _, err := safe.wait(context.Background()); err != nil {
+		t.Errorf("restart-safe limiter after the hold: %v", err)
 	}
 }

@@ -21,12 +21,14 @@ const (
 // survive rule reloads. Safe for concurrent use; locks are sharded.
 //
 // Memory is bounded: every insert sweeps a few entries and drops expired
-// ones, and at most maxKeys keys are held. When a shard is full of live
-// keys, Allow lets the action through rather than suppress it, and
-// counts an overflow.
+// ones, and at most maxKeys keys are held (concurrent inserts may pass
+// the bound by one each). When the store is full and a larger sweep of
+// the key's shard frees nothing, Allow lets the action through rather
+// than suppress it, and counts an overflow.
 type Cooldowns struct {
 	seed      maphash.Seed
-	perShard  int
+	maxKeys   int64
+	keys      atomic.Int64 // held in all shards
 	overflows atomic.Uint64
 	shards    [cooldownShards]cooldownShard
 }
@@ -55,7 +57,7 @@ func NewCooldowns(maxKeys int) *Cooldowns {
 	if maxKeys <= 0 {
 		maxKeys = DefaultCooldownKeys
 	}
-	return &Cooldowns{seed: maphash.MakeSeed(), perShard: max(1, maxKeys/cooldownShards)}
+	return &Cooldowns{seed: maphash.MakeSeed(), maxKeys: int64(maxKeys)}
 }
 
 // Allow reports whether rule may act for key at now. If it may, the key
@@ -85,12 +87,17 @@ func (c *Cooldowns) AllowEvent(rule, key, eventID string, now time.Time, d time.
 		sh.until[k] = cooldownEntry{until: now.Add(d).UnixNano(), by: by}
 		return true
 	}
-	sh.sweep(t, sweepPerInsert)
-	if len(sh.until) >= c.perShard && sh.sweep(t, sweepWhenFull) == 0 {
-		c.overflows.Add(1)
-		return true
+	c.keys.Add(-int64(sh.sweep(t, sweepPerInsert)))
+	if c.keys.Load() >= c.maxKeys {
+		if swept := sh.sweep(t, sweepWhenFull); swept > 0 {
+			c.keys.Add(-int64(swept))
+		} else {
+			c.overflows.Add(1)
+			return true
+		}
 	}
 	sh.until[k] = cooldownEntry{until: now.Add(d).UnixNano(), by: by}
+	c.keys.Add(1)
 	return true
 }
 
@@ -130,16 +137,7 @@ func (sh *cooldownShard) sweep(now int64, n int) int {
 
 // Len returns the number of keys held, expired ones not yet swept
 // included.
-func (c *Cooldowns) Len() int {
-	n := 0
-	for i := range c.shards {
-		sh := &c.shards[i]
-		sh.mu.Lock()
-		n += len(sh.until)
-		sh.mu.Unlock()
-	}
-	return n
-}
+func (c *Cooldowns) Len() int { return int(c.keys.Load()) }
 
 // Overflows returns how many actions were allowed because the store was
 // full of live keys.

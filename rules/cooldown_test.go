@@ -97,3 +97,19 @@ func TestCooldownsConcurrent(t *testing.T) {
 		t.Errorf("%d allowed, want one per key (%d)", allowed.Load(), keys)
 	}
 }
+
+// TestCooldownsFillToTheBound: the bound is on the whole store, so
+// exactly maxKeys live keys fit however the keys spread over shards.
+func TestCooldownsFillToTheBound(t *testing.T) {
+	const maxKeys = 5000
+	c := NewCooldowns(maxKeys)
+	for i := range maxKeys {
+		c.Allow("r", fmt.Sprint(i), t0, time.Hour)
+	}
+	if c.Len() != maxKeys || c.Overflows() != 0 {
+		t.Fatalf("after %d keys: Len() = %d, Overflows() = %d; want %d and 0", maxKeys, c.Len(), c.Overflows(), maxKeys)
+	}
+	if !c.Allow("r", "one-more", t0, time.Hour) || c.Overflows() != 1 || c.Len() != maxKeys {
+		t.Errorf("one key past the bound: Len() = %d, Overflows() = %d; want %d and 1", c.Len(), c.Overflows(), maxKeys)
+	}
+}

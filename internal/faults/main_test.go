@@ -17,6 +17,12 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	release, err := daemontest.LockMachine()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faults:", err)
+		return 1
+	}
+	defer release()
 	dir, err := os.MkdirTemp("", "roomwarden-faults-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faults:", err)

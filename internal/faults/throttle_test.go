@@ -12,16 +12,19 @@ import (
 // TestFrequencyLimitStorm (fault 3) answers a burst of calls with 60007
 // (frequency limit). The executor must slow down, every action must
 // still succeed, and no rolling second may hold more calls than
-// rate_per_second.
+// rate_per_second. The daemon runs as its own (non-race) process so that
+// the windows counted at the simulator measure the executor's pacing,
+// not this test process's scheduling.
 func TestFrequencyLimitStorm(t *testing.T) {
 	const rate, storm, events = 50, 60, 150
 	h := daemontest.New(t)
+	ns := externalNATS(t, h)
 	h.Config.Executor.RatePerSecond = rate
 	h.Config.Executor.MaxAttempts = 10
 	h.Sim.FailNext(storm, sim.Fault{Code: sim.CodeFrequencyLimit})
-	h.Start()
-	_, js := h.Conn()
-	initial := h.Metric("roomwarden_executor_rate_limit")
+	d := h.StartBinary(daemonBin)
+	_, js := daemontest.ConnectURL(t, ns.URL())
+	initial := d.Metric("roomwarden_executor_rate_limit")
 
 	all := ids("storm-", events)
 	var wg sync.WaitGroup
@@ -30,7 +33,7 @@ func TestFrequencyLimitStorm(t *testing.T) {
 	lowest := initial
 	log := h.ActionLog()
 	h.WaitFor(waitLong, "an action log line for every event", func() bool {
-		lowest = min(lowest, h.Metric("roomwarden_executor_rate_limit"))
+		lowest = min(lowest, d.Metric("roomwarden_executor_rate_limit"))
 		log = h.ActionLog()
 		return haveAll(log, all)
 	})
@@ -45,7 +48,7 @@ func TestFrequencyLimitStorm(t *testing.T) {
 	if throttledCalls != storm {
 		t.Errorf("simulator answered %d calls with 60007, want %d", throttledCalls, storm)
 	}
-	if got := h.Metric("roomwarden_executor_throttled_total"); got != float64(throttledCalls) {
+	if got := d.Metric("roomwarden_executor_throttled_total"); got != float64(throttledCalls) {
 		t.Errorf("roomwarden_executor_throttled_total = %v, want %d", got, throttledCalls)
 	}
 	if lowest >= initial {
