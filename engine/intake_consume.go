@@ -39,6 +39,7 @@ func (in *Intake) consumeOnce(ctx context.Context, work chan<- jetstream.Msg) er
 	cc, err := cons.Consume(in.dispatch(ctx, work),
 		jetstream.PullMaxMessages(in.cfg.FetchBatch),
 		jetstream.PullExpiry(intakePullExpiry),
+		jetstream.PullHeartbeat(intakePullHeartbeat),
 		jetstream.ConsumeErrHandler(in.onConsumeError(trouble)))
 	if err != nil {
 		in.forgetConsumer()
