@@ -36,9 +36,12 @@ type IntakeConfig struct {
 	// raised to AckWait: a running handler's message is then never
 	// redelivered sooner than AckWait and InProgress stays infrequent.
 	BackOff []time.Duration
-	// Concurrency bounds the handlers running at once (default 1024).
+	// Concurrency bounds the handlers running at once (default 64). A
+	// handler whose actions are still running hands its message back as
+	// deferred (Result.Wait) and frees its worker, so this bounds CPU work,
+	// not events in flight: MaxAckPending and the executor queue do that.
 	Concurrency int
-	// FetchBatch is the pull batch size (default 500, at most Concurrency).
+	// FetchBatch is the pull batch size (default min(500, Concurrency)).
 	FetchBatch int
 	// Duplicates is the duplicate window of a stream the intake creates
 	// (default 2m), so producers can set Nats-Msg-Id.
@@ -59,7 +62,7 @@ const (
 	intakeDefaultAckWait         = 30 * time.Second
 	intakeDefaultMaxAckPending   = 20000
 	intakeDefaultMaxDeliver      = 10
-	intakeDefaultConcurrency     = 1024
+	intakeDefaultConcurrency     = 64
 	intakeDefaultFetchBatch      = 500
 	intakeDefaultDuplicates      = 2 * time.Minute
 	intakeDefaultShutdownTimeout = 10 * time.Second

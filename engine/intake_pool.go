@@ -16,6 +16,12 @@ type intakePool struct {
 	slots []intakeSlot
 	quit  chan struct{}
 	done  chan struct{}
+
+	// Deferred messages: handled, waiting on work that finishes later
+	// (Result.Wait), each kept alive like a worker's message.
+	mu       sync.Mutex
+	deferred map[*intakeSlot]struct{}
+	waiting  sync.WaitGroup
 }
 
 // intakeSlot is one worker's in-flight message. The lock orders
@@ -28,18 +34,20 @@ type intakeSlot struct {
 
 func (in *Intake) startPool(ctx context.Context, work <-chan jetstream.Msg) *intakePool {
 	p := &intakePool{
-		slots: make([]intakeSlot, in.cfg.Concurrency),
-		quit:  make(chan struct{}),
-		done:  make(chan struct{}),
+		slots:    make([]intakeSlot, in.cfg.Concurrency),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		deferred: make(map[*intakeSlot]struct{}),
 	}
 	var wg sync.WaitGroup
 	for i := range p.slots {
-		wg.Go(func() { in.worker(ctx, &p.slots[i], work, p.quit) })
+		wg.Go(func() { in.worker(ctx, p, &p.slots[i], work) })
 	}
 	keepAliveDone := make(chan struct{})
 	go in.keepAlive(p, keepAliveDone)
 	go func() {
-		wg.Wait()
+		wg.Wait()        // no worker left, so nothing more is deferred
+		p.waiting.Wait() // and every deferred message is settled
 		close(keepAliveDone)
 		close(p.done)
 	}()
@@ -47,14 +55,17 @@ func (in *Intake) startPool(ctx context.Context, work <-chan jetstream.Msg) *int
 }
 
 // stop tells idle workers to exit and returns a channel closed once every
-// worker has finished its current message.
+// worker has finished its current message and every deferred message is
+// settled.
 func (p *intakePool) stop() <-chan struct{} {
 	close(p.quit)
 	return p.done
 }
 
 func (p *intakePool) active() int {
-	n := 0
+	p.mu.Lock()
+	n := len(p.deferred)
+	p.mu.Unlock()
 	for i := range p.slots {
 		s := &p.slots[i]
 		s.mu.Lock()
@@ -66,17 +77,17 @@ func (p *intakePool) active() int {
 	return n
 }
 
-func (in *Intake) worker(ctx context.Context, s *intakeSlot, work <-chan jetstream.Msg, quit <-chan struct{}) {
+func (in *Intake) worker(ctx context.Context, p *intakePool, s *intakeSlot, work <-chan jetstream.Msg) {
 	for {
 		select {
-		case <-quit: // checked first: buffered messages are left at shutdown
+		case <-p.quit: // checked first: buffered messages are left at shutdown
 			return
 		default:
 		}
 		select {
 		case m := <-work:
-			in.handle(ctx, s, m)
-		case <-quit:
+			in.handle(ctx, p, s, m)
+		case <-p.quit:
 			return
 		}
 	}
@@ -101,19 +112,31 @@ func (in *Intake) keepAlive(p *intakePool, done <-chan struct{}) {
 
 func (p *intakePool) touchOlderThan(cutoff, now time.Time, in *Intake) {
 	for i := range p.slots {
-		s := &p.slots[i]
-		s.mu.Lock()
-		if s.msg != nil && !s.touched.After(cutoff) {
-			if err := s.msg.InProgress(); err != nil {
-				in.log.Warn("in progress", "err", err)
-			}
-			s.touched = now
-		}
-		s.mu.Unlock()
+		p.slots[i].touchIfOlder(cutoff, now, in)
+	}
+	p.mu.Lock()
+	deferred := make([]*intakeSlot, 0, len(p.deferred))
+	for s := range p.deferred {
+		deferred = append(deferred, s)
+	}
+	p.mu.Unlock()
+	for _, s := range deferred {
+		s.touchIfOlder(cutoff, now, in)
 	}
 }
 
-func (in *Intake) handle(ctx context.Context, s *intakeSlot, m jetstream.Msg) {
+func (s *intakeSlot) touchIfOlder(cutoff, now time.Time, in *Intake) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.msg != nil && !s.touched.After(cutoff) {
+		if err := s.msg.InProgress(); err != nil {
+			in.log.Warn("in progress", "err", err)
+		}
+		s.touched = now
+	}
+}
+
+func (in *Intake) handle(ctx context.Context, p *intakePool, s *intakeSlot, m jetstream.Msg) {
 	d, err := intakeDelivery(m)
 	if err != nil {
 		in.metrics.consumerErrors.Inc()
@@ -128,12 +151,55 @@ func (in *Intake) handle(ctx context.Context, s *intakeSlot, m jetstream.Msg) {
 
 	r := in.call(ctx, d)
 
-	in.metrics.inFlight.Dec()
-	in.metrics.duration.Observe(time.Since(start).Seconds())
 	s.mu.Lock()
+	touched := s.touched
 	s.msg = nil
 	s.mu.Unlock()
+	if r.Wait != nil {
+		in.settleLater(ctx, p, m, touched, d, start, r.Wait)
+		return
+	}
+	in.settle(ctx, m, d, start, r)
+}
+
+// settle records a handled message's metrics and applies its result.
+func (in *Intake) settle(ctx context.Context, m jetstream.Msg, d Delivery, start time.Time, r Result) {
+	in.metrics.inFlight.Dec()
+	in.metrics.duration.Observe(time.Since(start).Seconds())
 	in.apply(ctx, m, d, r)
+}
+
+// settleLater waits for a deferred result in its own goroutine, so the
+// worker moves on; the message stays in the pool's deferred set, kept
+// alive by keepAlive, until the result is applied.
+func (in *Intake) settleLater(ctx context.Context, p *intakePool, m jetstream.Msg, touched time.Time,
+	d Delivery, start time.Time, wait func(context.Context) Result) {
+	ds := &intakeSlot{msg: m, touched: touched}
+	p.mu.Lock()
+	p.deferred[ds] = struct{}{}
+	p.mu.Unlock()
+	p.waiting.Go(func() {
+		r := in.callWait(ctx, d, wait)
+		ds.mu.Lock()
+		ds.msg = nil // no InProgress after the final ack
+		ds.mu.Unlock()
+		p.mu.Lock()
+		delete(p.deferred, ds)
+		p.mu.Unlock()
+		in.settle(ctx, m, d, start, r)
+	})
+}
+
+// callWait runs a deferred result's Wait, like call.
+func (in *Intake) callWait(ctx context.Context, d Delivery, wait func(context.Context) Result) (r Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			in.log.Error("handler panicked; leaving the event for redelivery",
+				"subject", d.Subject, "stream_seq", d.StreamSeq, "panic", fmt.Sprint(p))
+			r = Result{Verdict: Leave}
+		}
+	}()
+	return wait(ctx)
 }
 
 // call runs the handler; a panic leaves the message for redelivery (and,

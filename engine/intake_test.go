@@ -275,6 +275,13 @@ func TestIntakeNakWaitsForDelay(t *testing.T) {
 	})
 	runIntake(t, js, cfg, h)
 	publish(t, js, 1)
+	// Consumer info can read settled before the first delivery, and
+	// between the Nak and the redelivery: wait for both deliveries first.
+	waitFor(t, "the redelivery", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(times) >= 2
+	})
 	waitSettled(t, js, cfg)
 	mu.Lock()
 	defer mu.Unlock()
@@ -620,5 +627,39 @@ func TestNewIntakeRegistersMetricsOnce(t *testing.T) {
 	var already prometheus.AlreadyRegisteredError
 	if !errors.As(err, &already) {
 		t.Errorf("second NewIntake on the same registry = %v, want AlreadyRegisteredError", err)
+	}
+}
+
+// TestIntakeDeferredResult: a handler that defers its verdict (Result.Wait)
+// frees its worker at once, so one worker handles every message while the
+// first is still waiting; the waiting messages are kept alive past
+// AckWait and acknowledged once their Wait returns.
+func TestIntakeDeferredResult(t *testing.T) {
+	t.Parallel()
+	s := natstest.RunServer(t)
+	js := connect(t, s)
+	cfg := testConfig()
+	cfg.Concurrency = 1
+	cfg.AckWait = time.Second
+	release := make(chan struct{})
+	h := &recorder{decide: func(context.Context, Delivery) Result {
+		return Result{Wait: func(ctx context.Context) Result {
+			select {
+			case <-release:
+				return Result{Verdict: Ack}
+			case <-ctx.Done():
+				return Result{Verdict: Leave}
+			}
+		}}
+	}}
+	runIntake(t, js, cfg, h)
+	const n = 3
+	publish(t, js, n)
+	waitFor(t, "every message handled by the one worker", func() bool { return len(h.deliveries()) == n })
+	time.Sleep(3 * cfg.AckWait) // the deferred messages outlive AckWait
+	close(release)
+	waitSettled(t, js, cfg)
+	if info := consumerInfo(t, js, cfg); info.NumRedelivered != 0 || info.Delivered.Consumer != n {
+		t.Errorf("consumer delivered %d, redelivered %d; want %d and 0", info.Delivered.Consumer, info.NumRedelivered, n)
 	}
 }

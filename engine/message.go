@@ -43,6 +43,12 @@ type Result struct {
 	Verdict Verdict
 	Delay   time.Duration // for Nak
 	Reason  string        // for Term and Nak, for logs
+	// Wait, when set, means the decision is not made yet: the handler has
+	// started work (actions in the executor) that will finish later. The
+	// intake frees its worker, keeps the message alive, and applies the
+	// Result that Wait returns; Verdict is then ignored. Wait must return
+	// promptly once ctx is cancelled.
+	Wait func(ctx context.Context) Result
 }
 
 // MessageHandler handles one delivery. The intake calls it outside the

@@ -150,9 +150,10 @@ func suppressed(a Action, now time.Time) Outcome {
 		Params: a.Params, Outcome: Suppressed}
 }
 
-// execute submits a delivery's actions, waits for every outcome,
-// records them all, and decides the verdict: Ack only when every action
-// is terminal and on file.
+// execute submits a delivery's actions and returns a deferred Result:
+// the intake's worker moves on while the actions run, and the verdict
+// comes once every outcome is in: Ack only when every action is terminal
+// and on file.
 func (p *Pipeline) execute(ctx context.Context, b *batch) Result {
 	// Buffered for every action, so the executor's callbacks never block,
 	// even after a shutdown made us stop waiting.
@@ -168,6 +169,13 @@ func (p *Pipeline) execute(ctx context.Context, b *batch) Result {
 		pending++
 	}
 	outcomes := b.suppressed
+	return Result{Wait: func(ctx context.Context) Result {
+		return p.await(ctx, results, pending, outcomes, notTerminal)
+	}}
+}
+
+// await collects pending outcomes, records them all, and decides.
+func (p *Pipeline) await(ctx context.Context, results <-chan result, pending int, outcomes []Outcome, notTerminal error) Result {
 	for range pending {
 		select {
 		case r := <-results:

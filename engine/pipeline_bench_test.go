@@ -76,7 +76,7 @@ func BenchmarkPipeline(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				if r := p.HandleMessage(ctx, ds[i&(len(ds)-1)]); r.Verdict != Ack {
+				if r := settled(ctx, p.HandleMessage(ctx, ds[i&(len(ds)-1)])); r.Verdict != Ack {
 					b.Fatalf("verdict %s (%s), want ack", r.Verdict, r.Reason)
 				}
 				i++
@@ -100,13 +100,21 @@ func BenchmarkPipelineParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := next.Add(1)
-			if r := p.HandleMessage(ctx, ds[i&int64(len(ds)-1)]); r.Verdict != Ack {
+			if r := settled(ctx, p.HandleMessage(ctx, ds[i&int64(len(ds)-1)])); r.Verdict != Ack {
 				b.Errorf("verdict %s (%s), want ack", r.Verdict, r.Reason)
 				return
 			}
 		}
 	})
 	reportPipeline(b, int(next.Load()), sub, rec)
+}
+
+// settled waits for a deferred result, as the intake does.
+func settled(ctx context.Context, r Result) Result {
+	if r.Wait != nil {
+		return r.Wait(ctx)
+	}
+	return r
 }
 
 // reportPipeline reports events/s and checks that the matching 1% did

@@ -138,7 +138,7 @@ func Default() *Config {
 				MaxAckPending: 20000,
 				MaxDeliver:    10,
 				BackOff:       []Duration{Duration(30 * time.Second), Duration(time.Minute), Duration(2 * time.Minute), Duration(5 * time.Minute)},
-				Concurrency:   1024,
+				Concurrency:   64,
 				FetchBatch:    500,
 			},
 			DLQ: DLQConfig{Subject: "roomwarden.dlq", Stream: "ROOMWARDEN_DLQ"},

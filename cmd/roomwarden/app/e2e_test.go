@@ -82,6 +82,7 @@ func TestRestartRedeliversUnacked(t *testing.T) {
 	h := daemontest.New(t)
 	h.Config.Executor.BackoffInitial = app.Duration(500 * time.Millisecond) // keep retries pending at shutdown
 	h.Config.Executor.BackoffMax = app.Duration(time.Second)
+	h.Config.Executor.MaxAttempts = 50 // none may dead-letter before the stop
 	h.Config.ShutdownTimeout = app.Duration(time.Second)
 	// The embedded server restarts with the daemon and redelivers what was
 	// pending after AckWait: keep it short.
