@@ -22,9 +22,9 @@ const (
 //
 // Memory is bounded: every insert sweeps a few entries and drops expired
 // ones, and at most maxKeys keys are held (concurrent inserts may pass
-// the bound by one each). When the store is full and a larger sweep of
-// the key's shard frees nothing, Allow lets the action through rather
-// than suppress it, and counts an overflow.
+// the bound by one each). When the store is full and a sweep of every
+// shard frees nothing, Allow lets the action through rather than
+// suppress it, and counts an overflow.
 type Cooldowns struct {
 	seed      maphash.Seed
 	maxKeys   int64
@@ -74,31 +74,56 @@ func (c *Cooldowns) Allow(rule, key string, now time.Time, d time.Duration) bool
 func (c *Cooldowns) AllowEvent(rule, key, eventID string, now time.Time, d time.Duration) bool {
 	k := c.keyHash(rule, key)
 	sh := &c.shards[k%cooldownShards]
-	by := c.eventHash(eventID)
 	t := now.UnixNano()
+	e := cooldownEntry{until: now.Add(d).UnixNano(), by: c.eventHash(eventID)}
+	allowed, full := sh.allow(c, k, t, e)
+	if full && c.makeRoom(t) {
+		allowed, full = sh.allow(c, k, t, e)
+	}
+	if full {
+		c.overflows.Add(1)
+		return true
+	}
+	return allowed
+}
+
+// allow decides for key k under the shard's lock. full reports that k is
+// new and the store holds maxKeys keys: nothing was decided.
+func (sh *cooldownShard) allow(c *Cooldowns, k uint64, t int64, e cooldownEntry) (allowed, full bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.until == nil {
 		sh.until = make(map[uint64]cooldownEntry)
 	}
-	if e, ok := sh.until[k]; ok && t < e.until {
-		return by != 0 && e.by == by
+	if old, ok := sh.until[k]; ok && t < old.until {
+		return e.by != 0 && old.by == e.by, false
 	} else if ok {
-		sh.until[k] = cooldownEntry{until: now.Add(d).UnixNano(), by: by}
-		return true
+		sh.until[k] = e
+		return true, false
 	}
 	c.keys.Add(-int64(sh.sweep(t, sweepPerInsert)))
 	if c.keys.Load() >= c.maxKeys {
-		if swept := sh.sweep(t, sweepWhenFull); swept > 0 {
-			c.keys.Add(-int64(swept))
-		} else {
-			c.overflows.Add(1)
+		return false, true
+	}
+	sh.until[k] = e
+	c.keys.Add(1)
+	return true, false
+}
+
+// makeRoom sweeps the shards one at a time, each under its own lock,
+// until one of them frees a key. It reports whether any did.
+func (c *Cooldowns) makeRoom(t int64) bool {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		n := sh.sweep(t, sweepWhenFull)
+		sh.mu.Unlock()
+		if n > 0 {
+			c.keys.Add(-int64(n))
 			return true
 		}
 	}
-	sh.until[k] = cooldownEntry{until: now.Add(d).UnixNano(), by: by}
-	c.keys.Add(1)
-	return true
+	return false
 }
 
 // keyHash identifies a rule's rendered cooldown key.
