@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/roomwarden/roomwarden/engine"
+	"github.com/roomwarden/roomwarden/internal/promreg"
 )
 
 var _ engine.Recorder = (*Actions)(nil)
@@ -52,11 +53,11 @@ func NewActions(nc *nats.Conn, prefix string, opts ...Option) *Actions {
 		queue:  make(chan actionMsg, o.queueSize),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
-		published: register(o.reg, prometheus.NewCounter(prometheus.CounterOpts{
+		published: promreg.Register(o.reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "roomwarden_actions_published_total",
 			Help: "Outcomes published to the actions subject.",
 		})),
-		failures: register(o.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		failures: promreg.Register(o.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomwarden_actions_publish_errors_total",
 			Help: "Outcomes not published to the actions subject, by reason (publish, queue_full, encode).",
 		}, []string{"reason"})),

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/roomwarden/roomwarden/engine"
+	"github.com/roomwarden/roomwarden/internal/promreg"
 )
 
 // Dead-letter message headers.
@@ -60,11 +61,11 @@ func NewDeadLetter(js jetstream.JetStream, subject string, opts ...Option) *Dead
 		js:      js,
 		subject: subject,
 		log:     o.log.With("component", "natspub.deadletter", "subject", subject),
-		stored: register(o.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		stored: promreg.Register(o.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomwarden_dead_letters_total",
 			Help: "Dead letters stored, by kind (action, event).",
 		}, []string{"kind"})),
-		errors: register(o.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		errors: promreg.Register(o.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomwarden_dead_letter_errors_total",
 			Help: "Dead letters that could not be stored, by kind (action, event).",
 		}, []string{"kind"})),

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/roomwarden/roomwarden/internal/fakeclock"
 )
 
 const (
@@ -244,22 +246,7 @@ func TestVerifyUserSig(t *testing.T) {
 }
 
 // fakeClock is a settable clock, safe for concurrent use.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type fakeClock = fakeclock.Clock
 
 func newCache(clock *fakeClock) *sigCache {
 	return &sigCache{key: []byte("k"), appID: 9, identifier: "admin", ttl: 24 * time.Hour, now: clock.Now}
@@ -275,7 +262,7 @@ func mustGet(t *testing.T, c *sigCache) string {
 }
 
 func TestSigCacheRenewsAtHalfLife(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1750000000, 0)}
+	clock := fakeclock.New(time.Unix(1750000000, 0))
 	c := newCache(clock)
 	first := mustGet(t, c)
 	steps := []struct {
@@ -302,7 +289,7 @@ func TestSigCacheRenewsAtHalfLife(t *testing.T) {
 }
 
 func TestSigCacheRenew(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1750000000, 0)}
+	clock := fakeclock.New(time.Unix(1750000000, 0))
 	c := newCache(clock)
 	first := mustGet(t, c)
 	second, err := c.renew(first)
@@ -325,7 +312,7 @@ func TestSigCacheRenew(t *testing.T) {
 }
 
 func TestSigCacheConcurrent(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1750000000, 0)}
+	clock := fakeclock.New(time.Unix(1750000000, 0))
 	c := newCache(clock)
 	var wg sync.WaitGroup
 	sigs := make([]string, 32)

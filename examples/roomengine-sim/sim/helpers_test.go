@@ -9,9 +9,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/roomwarden/roomwarden/internal/fakeclock"
 
 	"github.com/roomwarden/roomwarden/internal/syncbuf"
 
@@ -26,22 +27,7 @@ const (
 )
 
 // fakeClock is a settable clock, safe for concurrent use.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type fakeClock = fakeclock.Clock
 
 // syncBuffer collects log output from concurrent writers.
 type syncBuffer = syncbuf.Buffer
@@ -56,7 +42,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, edit ...func(*Config)) *fixture {
 	t.Helper()
-	f := &fixture{clock: &fakeClock{t: time.Unix(1750000000, 0)}, logs: &syncBuffer{}}
+	f := &fixture{clock: fakeclock.New(time.Unix(1750000000, 0)), logs: &syncBuffer{}}
 	cfg := Config{
 		SecretKey: []byte(testKey),
 		SDKAppID:  testApp,

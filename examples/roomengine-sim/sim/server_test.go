@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/roomwarden/roomwarden/engine"
+	"github.com/roomwarden/roomwarden/internal/fakeclock"
 	"github.com/roomwarden/roomwarden/rules"
 	"github.com/roomwarden/roomwarden/sinks/roomengine"
 )
@@ -373,7 +374,7 @@ func TestNewValidates(t *testing.T) {
 
 func TestExpiredUserSigAgainstClient(t *testing.T) {
 	f := newFixture(t)
-	behind := &fakeClock{t: f.clock.Now().Add(-25 * time.Hour)} // a client clock a day behind
+	behind := fakeclock.New(f.clock.Now().Add(-25 * time.Hour)) // a client clock a day behind
 	c := f.client(t, func(c *roomengine.Config) { c.Now = behind.Now })
 	_, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True})
 	if got := outcome(t, err); got != CodeUserSigExpired || engine.ClassOf(err) != engine.Permanent {
