@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -14,6 +15,28 @@ func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
 	code = run(args, &out, &errOut)
 	return code, out.String(), errOut.String()
+}
+
+// cmdCase is one command line and what it must print and return.
+type cmdCase struct {
+	name                   string
+	args                   []string
+	wantCode               int
+	wantStdout, wantStderr string
+}
+
+// runCases runs each case as a subtest.
+func runCases(t *testing.T, cases []cmdCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, tc.args...)
+			if code != tc.wantCode || stdout != tc.wantStdout || stderr != tc.wantStderr {
+				t.Errorf("roomwarden %s = %d\nstdout:\n%s\nstderr:\n%s\nwant %d\nstdout:\n%s\nstderr:\n%s",
+					strings.Join(tc.args, " "), code, stdout, stderr, tc.wantCode, tc.wantStdout, tc.wantStderr)
+			}
+		})
+	}
 }
 
 // writeRules writes files into a new temporary directory.
@@ -41,13 +64,7 @@ func TestCheck(t *testing.T) {
 		"a.yaml": goodRule,
 		"b.yaml": "rules:\n  - name: typo\n    on: [member.enter]\n    when: event.usr.flagged\n    actions:\n      - lock_seat: {room_id: event.room_id, index: 2, forbid_audo: true}\n",
 	})
-	tests := []struct {
-		name       string
-		args       []string
-		wantCode   int
-		wantStdout string
-		wantStderr string
-	}{
+	runCases(t, []cmdCase{
 		{
 			name:       "examples",
 			args:       []string{"check", "../../examples/rules"},
@@ -79,14 +96,5 @@ func TestCheck(t *testing.T) {
 			wantCode:   2,
 			wantStderr: checkUsage,
 		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			code, stdout, stderr := runCmd(t, tc.args...)
-			if code != tc.wantCode || stdout != tc.wantStdout || stderr != tc.wantStderr {
-				t.Errorf("roomwarden %v = %d\nstdout:\n%s\nstderr:\n%s\nwant %d\nstdout:\n%s\nstderr:\n%s",
-					tc.args, code, stdout, stderr, tc.wantCode, tc.wantStdout, tc.wantStderr)
-			}
-		})
-	}
+	})
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -27,13 +26,7 @@ func TestTestCommand(t *testing.T) {
 	failing := writeRules(t, map[string]string{"mute.yaml": goodRule, "a_test.yaml": goodTest, "b_test.yaml": failingTest})
 	noTests := writeRules(t, map[string]string{"mute.yaml": goodRule})
 	badRules := writeRules(t, map[string]string{"mute.yaml": "rules: [{name: x}]\n", "mute_test.yaml": goodTest})
-	tests := []struct {
-		name       string
-		args       []string
-		wantCode   int
-		wantStdout string
-		wantStderr string
-	}{
+	runCases(t, []cmdCase{
 		{
 			name:       "examples",
 			args:       []string{"test", "../../examples/rules"},
@@ -82,14 +75,5 @@ FAIL: 1 of 2 cases failed, 0 failed to load (2 files)
 			wantCode:   2,
 			wantStderr: testUsage,
 		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			code, stdout, stderr := runCmd(t, tc.args...)
-			if code != tc.wantCode || stdout != tc.wantStdout || stderr != tc.wantStderr {
-				t.Errorf("roomwarden %s = %d\nstdout:\n%s\nstderr:\n%s\nwant %d\nstdout:\n%s\nstderr:\n%s",
-					strings.Join(tc.args, " "), code, stdout, stderr, tc.wantCode, tc.wantStdout, tc.wantStderr)
-			}
-		})
-	}
+	})
 }

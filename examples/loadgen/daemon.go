@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,16 +25,12 @@ type daemon struct {
 	waitErr   error         // its exit status, set before done is closed
 }
 
-// defaultConcurrency is the daemon's default nats.consumer.concurrency.
-const defaultConcurrency = 1024
-
 const daemonConfig = `nats:
   url: %q
   stream: ROOM_EVENTS
   subjects: ["rooms.events.>"]
   durable: roomwarden
-  consumer: {concurrency: %d}
-rules:
+%srules:
   dir: %q
 roomengine:
   sdkappid: 1400000000
@@ -43,6 +40,27 @@ action_log:
 http:
   listen: %q
 `
+
+// daemonFlags are the flags of the commands that start a daemon.
+type daemonFlags struct {
+	natsURL, daemon, work          string
+	rules, matchEvery, concurrency int
+}
+
+// register adds the flags to fs; daemonHelp describes -daemon.
+func (f *daemonFlags) register(fs *flag.FlagSet, natsHelp, daemonHelp string) {
+	fs.StringVar(&f.natsURL, "nats", "nats://127.0.0.1:4222", natsHelp)
+	fs.StringVar(&f.daemon, "daemon", "./bin/roomwarden", daemonHelp)
+	fs.StringVar(&f.work, "work", os.TempDir(), "where to create the daemon's rules, config and action log")
+	fs.IntVar(&f.rules, "rules", 100, "rules loaded")
+	fs.IntVar(&f.concurrency, "concurrency", 0, "the daemon's nats.consumer.concurrency (0: its default)")
+	fs.IntVar(&f.matchEvery, "match-every", 100, "one event in this many matches a rule")
+}
+
+// start starts the daemon these flags describe.
+func (f *daemonFlags) start() (*daemon, error) {
+	return startDaemon(f.daemon, f.work, f.natsURL, f.rules, f.concurrency)
+}
 
 // startDaemon writes nRules rules and a config into a new directory
 // under work, and starts bin with it. Its log goes to stderr.log there.
@@ -60,10 +78,11 @@ func startDaemon(bin, work, natsURL string, nRules, concurrency int) (*daemon, e
 		return nil, err
 	}
 	d := &daemon{dir: dir, actionLog: filepath.Join(dir, "actions.jsonl"), httpAddr: addr, done: make(chan struct{})}
-	if concurrency <= 0 {
-		concurrency = defaultConcurrency
+	consumer := "" // the daemon's own default
+	if concurrency > 0 {
+		consumer = fmt.Sprintf("  consumer: {concurrency: %d}\n", concurrency)
 	}
-	cfg := fmt.Sprintf(daemonConfig, natsURL, concurrency, filepath.Join(dir, "rules"), d.actionLog, addr)
+	cfg := fmt.Sprintf(daemonConfig, natsURL, consumer, filepath.Join(dir, "rules"), d.actionLog, addr)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("write config: %w", err)

@@ -15,9 +15,9 @@ import (
 )
 
 type e2eFlags struct {
-	natsURL, daemon, work             string
-	n, rules, matchEvery, concurrency int
-	timeout                           time.Duration
+	daemonFlags
+	n       int
+	timeout time.Duration
 }
 
 // runE2E is `loadgen e2e`: pre-load the stream, start the daemon, time
@@ -25,13 +25,8 @@ type e2eFlags struct {
 func runE2E(args []string, stdout io.Writer, logger *slog.Logger) error {
 	var f e2eFlags
 	fs := flag.NewFlagSet("e2e", flag.ContinueOnError)
-	fs.StringVar(&f.natsURL, "nats", "nats://127.0.0.1:4222", "NATS server URL (a real nats-server, not the daemon's embedded one)")
-	fs.StringVar(&f.daemon, "daemon", "./bin/roomwarden", "the roomwarden binary")
-	fs.StringVar(&f.work, "work", os.TempDir(), "where to create the daemon's rules, config and action log")
+	f.register(fs, "NATS server URL (a real nats-server, not the daemon's embedded one)", "the roomwarden binary")
 	fs.IntVar(&f.n, "n", 200_000, "events to pre-load")
-	fs.IntVar(&f.rules, "rules", 100, "rules loaded")
-	fs.IntVar(&f.concurrency, "concurrency", 0, "the daemon's nats.consumer.concurrency (0: its default, 1024)")
-	fs.IntVar(&f.matchEvery, "match-every", 100, "one event in this many matches a rule")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -56,7 +51,7 @@ func e2e(ctx context.Context, f e2eFlags, stdout io.Writer, logger *slog.Logger)
 	}
 	logger.Info("pre-loaded", "events", f.n, "took", time.Since(start).Round(time.Millisecond))
 
-	d, err := startDaemon(f.daemon, f.work, f.natsURL, f.rules, f.concurrency)
+	d, err := f.start()
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -18,9 +17,9 @@ import (
 )
 
 type latencyFlags struct {
-	natsURL, daemon, work                string
-	rate, rules, matchEvery, concurrency int
-	runFor, settle                       time.Duration
+	daemonFlags
+	rate           int
+	runFor, settle time.Duration
 }
 
 // runLatency is `loadgen latency`: publish at a rate, measure how long
@@ -28,13 +27,8 @@ type latencyFlags struct {
 func runLatency(args []string, stdout io.Writer, logger *slog.Logger) error {
 	var f latencyFlags
 	fs := flag.NewFlagSet("latency", flag.ContinueOnError)
-	fs.StringVar(&f.natsURL, "nats", "nats://127.0.0.1:4222", "NATS server URL")
-	fs.StringVar(&f.daemon, "daemon", "./bin/roomwarden", "the roomwarden binary; empty: a daemon is already running on -nats with the default stream, durable and actions subject")
-	fs.StringVar(&f.work, "work", os.TempDir(), "where to create the daemon's rules, config and action log")
+	f.register(fs, "NATS server URL", "the roomwarden binary; empty: a daemon is already running on -nats with the default stream, durable and actions subject")
 	fs.IntVar(&f.rate, "rate", 10_000, "events per second; 0: as fast as possible")
-	fs.IntVar(&f.rules, "rules", 100, "rules loaded")
-	fs.IntVar(&f.concurrency, "concurrency", 0, "the daemon's nats.consumer.concurrency (0: its default, 1024)")
-	fs.IntVar(&f.matchEvery, "match-every", 100, "one event in this many matches a rule")
 	fs.DurationVar(&f.runFor, "for", 30*time.Second, "how long to publish")
 	fs.DurationVar(&f.settle, "settle", 5*time.Second, "how long to wait for the last decisions")
 	if err := fs.Parse(args); err != nil {
@@ -54,7 +48,7 @@ func latency(f latencyFlags, stdout io.Writer, logger *slog.Logger) error {
 		if err := resetStream(ctx, js); err != nil {
 			return err
 		}
-		d, err := startDaemon(f.daemon, f.work, f.natsURL, f.rules, f.concurrency)
+		d, err := f.start()
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,6 @@ package daemontest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -55,31 +54,14 @@ func PublishAcked(ctx context.Context, js jetstream.JetStream, subject, id strin
 // there were.
 func DeadLetterOutcomes(t testing.TB, js jetstream.JetStream, stream string) (actions []engine.Outcome, events int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatalf("dead-letter stream %s: %v", stream, err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatalf("dead-letter stream %s info: %v", stream, err)
-	}
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			t.Fatalf("dead letter %d: %v", seq, err)
-		}
+	for _, m := range StreamMessages(t, js, stream) {
 		if m.Header.Get("Roomwarden-Kind") != "action" {
 			events++
 			continue
 		}
 		var o engine.Outcome
 		if err := json.Unmarshal(m.Data, &o); err != nil {
-			t.Fatalf("dead letter %d: %v", seq, err)
+			t.Fatalf("dead letter %d: %v", m.Sequence, err)
 		}
 		actions = append(actions, o)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -15,21 +16,31 @@ import (
 // dead-letter stream (nats.dlq.stream), oldest first.
 func (h *Harness) DeadLetters(js jetstream.JetStream) []*jetstream.RawStreamMsg {
 	h.T.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	return StreamMessages(h.T, js, h.Config.NATS.DLQ.Stream)
+}
+
+// StreamMessages returns every message stored so far in stream, oldest
+// first.
+func StreamMessages(t testing.TB, js jetstream.JetStream, stream string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, h.Config.NATS.DLQ.Stream)
+	s, err := js.Stream(ctx, stream)
 	if err != nil {
-		h.T.Fatalf("dead-letter stream %s: %v", h.Config.NATS.DLQ.Stream, err)
+		t.Fatalf("stream %s: %v", stream, err)
 	}
-	st := s.CachedInfo().State
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatalf("stream %s info: %v", stream, err)
+	}
 	var out []*jetstream.RawStreamMsg
-	for seq := st.FirstSeq; st.Msgs > 0 && seq <= st.LastSeq; seq++ {
+	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
 		m, err := s.GetMsg(ctx, seq)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue
 		}
 		if err != nil {
-			h.T.Fatalf("dead letter %d: %v", seq, err)
+			t.Fatalf("stream %s message %d: %v", stream, seq, err)
 		}
 		out = append(out, m)
 	}
