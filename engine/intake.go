@@ -91,6 +91,7 @@ type Intake struct {
 	metrics *intakeMetrics
 
 	running atomic.Bool
+	acks    *ackBatcher // set by Run before any handler starts
 
 	mu       sync.Mutex
 	consumer jetstream.Consumer // nil until Setup succeeds
@@ -205,12 +206,14 @@ func (in *Intake) Run(ctx context.Context) error {
 	}
 	defer dl.stop()
 
+	in.acks = startAckBatcher(in.sendAck)
 	work := make(chan jetstream.Msg, in.cfg.FetchBatch)
 	p := in.startPool(hctx, work)
 	in.consumeLoop(ctx, work)
 	in.setStatus(errors.New("intake: shutting down"))
 	in.drain(p, hcancel)
 	in.giveBackQueued(work)
+	in.acks.stop() // every handler has settled: no more acks
 	if err := in.js.Conn().FlushTimeout(intakeAPITimeout); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		in.log.Warn("flushing acks at shutdown", "err", err)
 	}

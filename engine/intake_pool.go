@@ -239,6 +239,11 @@ func (in *Intake) apply(ctx context.Context, m jetstream.Msg, d Delivery, r Resu
 	var err error
 	switch v {
 	case Ack:
+		if !in.cfg.DoubleAck {
+			in.metrics.verdicts[Ack].Inc()
+			in.acks.add(pendingAck{msg: m, subject: d.Subject, streamSeq: d.StreamSeq})
+			return
+		}
 		err = in.ack(ctx, m)
 	case Nak:
 		err = intakeNak(m, r.Delay)
@@ -249,16 +254,25 @@ func (in *Intake) apply(ctx context.Context, m jetstream.Msg, d Delivery, r Resu
 	}
 	in.metrics.verdicts[v].Inc()
 	if err != nil {
-		in.metrics.ackErrors.Inc()
-		in.log.Warn("acknowledging event failed; it will be redelivered",
-			"verdict", v.String(), "subject", d.Subject, "stream_seq", d.StreamSeq, "err", err)
+		in.ackFailed(v, d.Subject, d.StreamSeq, err)
 	}
 }
 
-func (in *Intake) ack(ctx context.Context, m jetstream.Msg) error {
-	if !in.cfg.DoubleAck {
-		return m.Ack()
+// sendAck sends an ack the batcher held.
+func (in *Intake) sendAck(a pendingAck) {
+	if err := a.msg.Ack(); err != nil {
+		in.ackFailed(Ack, a.subject, a.streamSeq, err)
 	}
+}
+
+func (in *Intake) ackFailed(v Verdict, subject string, streamSeq uint64, err error) {
+	in.metrics.ackErrors.Inc()
+	in.log.Warn("acknowledging event failed; it will be redelivered",
+		"verdict", v.String(), "subject", subject, "stream_seq", streamSeq, "err", err)
+}
+
+// ack sends a double ack (DoubleAck); plain acks go through the batcher.
+func (in *Intake) ack(ctx context.Context, m jetstream.Msg) error {
 	// A finished handler's ack must go out even on hard shutdown.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), intakeAPITimeout)
 	defer cancel()

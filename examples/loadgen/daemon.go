@@ -39,6 +39,7 @@ action_log:
   path: %q
 http:
   listen: %q
+  pprof: true
 `
 
 // daemonFlags are the flags of the commands that start a daemon.

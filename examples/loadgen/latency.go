@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +22,7 @@ type latencyFlags struct {
 	daemonFlags
 	rate           int
 	runFor, settle time.Duration
+	plain          bool
 }
 
 // runLatency is `loadgen latency`: publish at a rate, measure how long
@@ -31,6 +34,7 @@ func runLatency(args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs.IntVar(&f.rate, "rate", 10_000, "events per second; 0: as fast as possible")
 	fs.DurationVar(&f.runFor, "for", 30*time.Second, "how long to publish")
 	fs.DurationVar(&f.settle, "settle", 5*time.Second, "how long to wait for the last decisions")
+	fs.BoolVar(&f.plain, "plain", false, "no daemon: measure a plain consumer that acks each event on arrival (the floor under the daemon's latency)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -44,7 +48,18 @@ func latency(f latencyFlags, stdout io.Writer, logger *slog.Logger) error {
 		return err
 	}
 	defer nc.Close()
-	if f.daemon != "" {
+	dec := newDecisions()
+	switch {
+	case f.plain:
+		if err := resetStream(ctx, js); err != nil {
+			return err
+		}
+		stop, err := plainConsumer(ctx, js, min(500, cmp.Or(f.concurrency, 64)), dec, f.matchEvery)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	case f.daemon != "":
 		if err := resetStream(ctx, js); err != nil {
 			return err
 		}
@@ -59,7 +74,6 @@ func latency(f latencyFlags, stdout io.Writer, logger *slog.Logger) error {
 			return err
 		}
 	}
-	dec := newDecisions()
 	sub, err := nc.Subscribe(actionsPrefix+".>", dec.onAction)
 	if err != nil {
 		return fmt.Errorf("subscribe to actions: %w", err)
@@ -74,8 +88,8 @@ func latency(f latencyFlags, stdout io.Writer, logger *slog.Logger) error {
 	}
 	logger.Info("published", "events", pub.events, "matching", pub.matching, "took", pub.took.Round(time.Millisecond))
 	dec.waitFor(pub.matching, f.settle)
-	lat, foreign := dec.snapshot()
-	reportLatency(stdout, f, pub, lat, foreign)
+	decided, outcomes, foreign := dec.snapshot()
+	reportLatency(stdout, f, pub, decided, outcomes, foreign)
 	return nil
 }
 
@@ -124,15 +138,18 @@ func publishPaced(ctx context.Context, js jetstream.JetStream, f latencyFlags) (
 	return p, waitPublished(ctx, js)
 }
 
-// decisions collects publish-to-decision latencies from the actions the
-// daemon publishes: the outcome's time minus the publish time in its
-// event id.
+// decisions collects latencies from the actions the daemon publishes.
+// Each action carries its outcome's time and the time from the rule's
+// match (the action's submission) to that outcome, so two latencies
+// are read back per event: publish to decision (the match) and publish
+// to outcome (the dry run rendered). The publish time is in the event id.
 type decisions struct {
-	mu        sync.Mutex
-	latencies []time.Duration
-	seen      map[uint64]bool
-	foreign   int
-	arrived   chan struct{}
+	mu       sync.Mutex
+	decided  []time.Duration // publish to match
+	outcomes []time.Duration // publish to terminal outcome
+	seen     map[uint64]bool
+	foreign  int
+	arrived  chan struct{}
 }
 
 func newDecisions() *decisions {
@@ -141,19 +158,30 @@ func newDecisions() *decisions {
 
 func (d *decisions) onAction(m *nats.Msg) {
 	var o struct {
-		Time    time.Time `json:"time"`
-		EventID string    `json:"event_id"`
+		Time      time.Time `json:"time"`
+		EventID   string    `json:"event_id"`
+		LatencyMS float64   `json:"latency_ms"`
 	}
-	err := json.Unmarshal(m.Data, &o)
-	seq, at, idErr := benchtest.ParseID(o.EventID)
+	if err := json.Unmarshal(m.Data, &o); err != nil {
+		o.EventID = ""
+	}
+	decided := o.Time.Add(-time.Duration(o.LatencyMS * float64(time.Millisecond)))
+	d.record(o.EventID, decided, o.Time)
+}
+
+// record notes that the event with this id was decided, then had its
+// outcome, at these times.
+func (d *decisions) record(id string, decided, outcome time.Time) {
+	seq, at, err := benchtest.ParseID(id)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err != nil || idErr != nil || d.seen[seq] {
+	if err != nil || d.seen[seq] {
 		d.foreign++ // not ours, or a redelivery's second decision
 		return
 	}
 	d.seen[seq] = true
-	d.latencies = append(d.latencies, o.Time.Sub(at))
+	d.decided = append(d.decided, decided.Sub(at))
+	d.outcomes = append(d.outcomes, outcome.Sub(at))
 	select {
 	case d.arrived <- struct{}{}:
 	default:
@@ -164,7 +192,7 @@ func (d *decisions) onAction(m *nats.Msg) {
 func (d *decisions) waitFor(n int, settle time.Duration) {
 	for {
 		d.mu.Lock()
-		got := len(d.latencies)
+		got := len(d.decided)
 		d.mu.Unlock()
 		if got >= n {
 			return
@@ -177,23 +205,31 @@ func (d *decisions) waitFor(n int, settle time.Duration) {
 	}
 }
 
-func (d *decisions) snapshot() ([]time.Duration, int) {
+func (d *decisions) snapshot() (decided, outcomes []time.Duration, foreign int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]time.Duration(nil), d.latencies...), d.foreign
+	return slices.Clone(d.decided), slices.Clone(d.outcomes), d.foreign
 }
 
-func reportLatency(w io.Writer, f latencyFlags, p published, lat []time.Duration, foreign int) {
+func reportLatency(w io.Writer, f latencyFlags, p published, decided, outcomes []time.Duration, foreign int) {
 	report(w, "latency_target_rate", float64(f.rate), "events/s")
 	report(w, "latency_published", float64(p.events), "events")
 	report(w, "latency_publish_rate", float64(p.events)/p.took.Seconds(), "events/s")
 	report(w, "latency_matching", float64(p.matching), "events")
-	report(w, "latency_decisions", float64(len(lat)), "decisions")
+	report(w, "latency_decisions", float64(len(decided)), "decisions")
 	report(w, "latency_other_actions", float64(foreign), "messages")
-	for _, q := range []float64{0.5, 0.99, 0.999} {
-		report(w, fmt.Sprintf("latency_p%g", 100*q), ms(percentile(lat, q)), "ms")
+	reportPercentiles(w, "latency", decided)
+	if !f.plain {
+		reportPercentiles(w, "outcome_latency", outcomes)
 	}
-	report(w, "latency_max", ms(percentile(lat, 1)), "ms")
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// reportPercentiles reports p50, p99, p99.9 and the maximum of ds.
+func reportPercentiles(w io.Writer, name string, ds []time.Duration) {
+	for _, q := range []float64{0.5, 0.99, 0.999} {
+		report(w, fmt.Sprintf("%s_p%g", name, 100*q), ms(percentile(ds, q)), "ms")
+	}
+	report(w, name+"_max", ms(percentile(ds, 1)), "ms")
+}

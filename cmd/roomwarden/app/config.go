@@ -117,6 +117,7 @@ type ActionLogConfig struct {
 type HTTPConfig struct {
 	Listen   string `yaml:"listen"`
 	TokenEnv string `yaml:"token_env"` // bearer token for POST /-/reload; required off loopback
+	Pprof    bool   `yaml:"pprof"`     // serve the Go profiler under /debug/pprof/
 }
 
 // CooldownsConfig bounds rule cooldown state.

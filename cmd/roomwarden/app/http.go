@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -30,8 +31,21 @@ func (a *App) openHTTP() error {
 	mux.HandleFunc("GET /readyz", a.handleReady)
 	mux.HandleFunc("GET /rules", a.handleRules)
 	mux.HandleFunc("POST /-/reload", a.requireToken(a.handleReload))
+	if a.cfg.HTTP.Pprof {
+		a.mountPprof(mux)
+	}
 	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	return nil
+}
+
+// mountPprof serves the Go profiler under /debug/pprof/, behind the same
+// token as the other admin endpoints.
+func (a *App) mountPprof(mux *http.ServeMux) {
+	mux.HandleFunc("GET /debug/pprof/", a.requireToken(pprof.Index))
+	mux.HandleFunc("GET /debug/pprof/cmdline", a.requireToken(pprof.Cmdline))
+	mux.HandleFunc("GET /debug/pprof/profile", a.requireToken(pprof.Profile))
+	mux.HandleFunc("GET /debug/pprof/symbol", a.requireToken(pprof.Symbol))
+	mux.HandleFunc("GET /debug/pprof/trace", a.requireToken(pprof.Trace))
 }
 
 func (a *App) serveHTTP() {
