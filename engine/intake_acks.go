@@ -55,25 +55,29 @@ func (b *ackBatcher) stop() {
 	<-b.done
 }
 
+// run sends the acks in batches: it takes the first ack, lets the window
+// pass so others can join (unless a full batch is already queued), and
+// sends what it then has. It wakes twice per batch, not once per ack.
 func (b *ackBatcher) run() {
 	defer close(b.done)
 	batch := make([]pendingAck, 0, intakeAckBatchMax)
 	window := time.NewTimer(intakeAckWindow)
 	window.Stop()
 	for first := range b.queue {
-		batch = append(batch[:0], first)
-		window.Reset(intakeAckWindow)
-		batch = b.collect(batch, window)
-		window.Stop()
+		batch = b.take(append(batch[:0], first))
+		if len(batch) < cap(batch) {
+			window.Reset(intakeAckWindow)
+			<-window.C
+			batch = b.take(batch)
+		}
 		for _, a := range batch {
 			b.send(a)
 		}
 	}
 }
 
-// collect adds queued acks to batch until it is full, the window
-// closes, or the queue is closed.
-func (b *ackBatcher) collect(batch []pendingAck, window *time.Timer) []pendingAck {
+// take adds the acks already queued to batch, up to its capacity.
+func (b *ackBatcher) take(batch []pendingAck) []pendingAck {
 	for len(batch) < cap(batch) {
 		select {
 		case a, ok := <-b.queue:
@@ -81,7 +85,7 @@ func (b *ackBatcher) collect(batch []pendingAck, window *time.Timer) []pendingAc
 				return batch
 			}
 			batch = append(batch, a)
-		case <-window.C:
+		default:
 			return batch
 		}
 	}

@@ -91,6 +91,9 @@ func (p *Pipeline) HandleMessage(ctx context.Context, d Delivery) Result {
 		fillIdentity(ev, d, i, len(s.events))
 		p.evaluate(s, ev, &b)
 	}
+	if d.NumDelivered <= 1 && !d.Published.IsZero() {
+		p.metrics.decisionLag.Observe(p.cfg.Now().Sub(d.Published).Seconds())
+	}
 	s.actions = b.actions[:0]
 	if len(b.actions) == 0 && len(b.suppressed) == 0 {
 		return Result{Verdict: Ack}

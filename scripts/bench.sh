@@ -78,10 +78,12 @@ for i in $(seq "$RUNS"); do
 	"$NATS" -s "$URL" bench js consume --msgs "$N" --size 256 --no-progress 2>&1 | tee -a "$OUT/nats-bench.txt" | grep stats
 done
 
-echo "== publish-to-decision latency at 10,000 events/s"
+echo "== publish-to-decision latency at 10,000 events/s; each run paired with a plain consumer (the floor)"
 : >"$OUT/latency.txt"
-for i in $(seq 3); do
+: >"$OUT/latency-plain.txt"
+for i in $(seq "$RUNS"); do
 	"$WORK/loadgen" latency -nats "$URL" -daemon "$WORK/roomwarden" -work "$WORK" -rate 10000 -for 20s | tee -a "$OUT/latency.txt"
+	"$WORK/loadgen" latency -nats "$URL" -plain -rate 10000 -for 20s | tee -a "$OUT/latency-plain.txt"
 done
 
 echo
@@ -89,8 +91,11 @@ echo "== medians"
 daemon=$(figure e2e_throughput "$OUT/e2e.txt" | median)
 bench=$(grep 'consumer (callback) stats' "$OUT/nats-bench.txt" | sed -E 's/.*stats: ([0-9,]+) msgs\/sec.*/\1/' | tr -d , | median)
 echo "e2e daemon: $daemon msgs/s; nats bench js consume: $bench msgs/s; ratio: $(awk -v a="$daemon" -v b="$bench" 'BEGIN {printf "%.1f%%", 100*a/b}')"
-for f in latency_p50 latency_p99 latency_p99.9 latency_max latency_publish_rate; do
+for f in latency_p50 latency_p99 latency_p99.9 latency_max latency_publish_rate outcome_latency_p99 decision_lag_within_5ms; do
 	echo "$f: $(figure "$f" "$OUT/latency.txt" | median)"
+done
+for f in latency_p50 latency_p99 latency_p99.9; do
+	echo "plain consumer $f: $(figure "$f" "$OUT/latency-plain.txt" | median)"
 done
 for f in executor_rate executor_rate_of_limit executor_max_in_rolling_second; do
 	echo "$f: $(figure "$f" "$OUT/executor.txt" | median)"

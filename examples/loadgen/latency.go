@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -49,12 +48,13 @@ func latency(f latencyFlags, stdout io.Writer, logger *slog.Logger) error {
 	}
 	defer nc.Close()
 	dec := newDecisions()
+	var d *daemon
 	switch {
 	case f.plain:
 		if err := resetStream(ctx, js); err != nil {
 			return err
 		}
-		stop, err := plainConsumer(ctx, js, min(500, cmp.Or(f.concurrency, 64)), dec, f.matchEvery)
+		stop, err := plainConsumer(ctx, js, dec, f.matchEvery)
 		if err != nil {
 			return err
 		}
@@ -63,7 +63,7 @@ func latency(f latencyFlags, stdout io.Writer, logger *slog.Logger) error {
 		if err := resetStream(ctx, js); err != nil {
 			return err
 		}
-		d, err := f.start()
+		d, err = f.start()
 		if err != nil {
 			return err
 		}
@@ -90,6 +90,13 @@ func latency(f latencyFlags, stdout io.Writer, logger *slog.Logger) error {
 	dec.waitFor(pub.matching, f.settle)
 	decided, outcomes, foreign := dec.snapshot()
 	reportLatency(stdout, f, pub, decided, outcomes, foreign)
+	if d != nil {
+		lag, err := d.waitDecisionLag(ctx, pub.events, f.settle)
+		if err != nil {
+			return err
+		}
+		reportDecisionLag(stdout, lag)
+	}
 	return nil
 }
 

@@ -11,12 +11,15 @@ import (
 	"github.com/roomwarden/roomwarden/internal/benchtest"
 )
 
+// plainFetchBatch is the daemon's default nats.consumer.fetch_batch.
+const plainFetchBatch = 500
+
 // plainConsumer stands in for the daemon in `latency -plain`: a durable
-// pull consumer with the daemon's pull settings that acknowledges every
+// pull consumer with the daemon's pull batch that acknowledges every
 // event on arrival and records the receive latency of the matching ones.
 // It measures the floor that NATS, the client and this machine put under
 // publish-to-decision latency.
-func plainConsumer(ctx context.Context, js jetstream.JetStream, batch int, dec *decisions, matchEvery int) (stop func(), err error) {
+func plainConsumer(ctx context.Context, js jetstream.JetStream, dec *decisions, matchEvery int) (stop func(), err error) {
 	cons, err := js.CreateOrUpdateConsumer(ctx, streamName, jetstream.ConsumerConfig{
 		Durable: "loadgen-plain", AckPolicy: jetstream.AckExplicitPolicy, MaxAckPending: 20_000,
 	})
@@ -29,7 +32,7 @@ func plainConsumer(ctx context.Context, js jetstream.JetStream, batch int, dec *
 		if id, ok := eventID(m.Data()); ok && matchingID(id, matchEvery) {
 			dec.record(id, at, at)
 		}
-	}, jetstream.PullMaxMessages(batch))
+	}, jetstream.PullMaxMessages(plainFetchBatch))
 	if err != nil {
 		return nil, fmt.Errorf("plain consume: %w", err)
 	}

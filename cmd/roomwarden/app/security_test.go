@@ -185,6 +185,9 @@ func TestSecurityAdminHTTP(t *testing.T) {
 		if host, _, _ := net.SplitHostPort(a.HTTPAddr()); host != "127.0.0.1" {
 			t.Errorf("HTTPAddr = %s, want 127.0.0.1", a.HTTPAddr())
 		}
+		if got := request(t, http.MethodGet, "http://"+a.HTTPAddr()+"/debug/pprof/heap", ""); got != 404 {
+			t.Errorf("GET /debug/pprof/heap with http.pprof off = %d, want 404", got)
+		}
 	})
 	t.Run("beyond loopback without a token is refused", func(t *testing.T) {
 		h := daemontest.New(t)
@@ -204,6 +207,7 @@ func TestSecurityAdminHTTP(t *testing.T) {
 		h := daemontest.New(t)
 		h.Config.HTTP.Listen = "0.0.0.0:0"
 		h.Config.HTTP.TokenEnv = "ROOMWARDEN_TEST_ADMIN_TOKEN"
+		h.Config.HTTP.Pprof = true
 		a := h.Start()
 		_, port, _ := net.SplitHostPort(a.HTTPAddr())
 		base := "http://127.0.0.1:" + port
@@ -218,8 +222,11 @@ func TestSecurityAdminHTTP(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				if got := post(t, base+"/-/reload", tc.auth); got != tc.want {
+				if got := request(t, http.MethodPost, base+"/-/reload", tc.auth); got != tc.want {
 					t.Errorf("POST /-/reload = %d, want %d", got, tc.want)
+				}
+				if got := request(t, http.MethodGet, base+"/debug/pprof/heap", tc.auth); got != tc.want {
+					t.Errorf("GET /debug/pprof/heap = %d, want %d", got, tc.want)
 				}
 			})
 		}
@@ -229,9 +236,11 @@ func TestSecurityAdminHTTP(t *testing.T) {
 	})
 }
 
-func post(t *testing.T, url, auth string) int {
+// request sends method to url, with an Authorization header if auth is
+// set, and returns the status code.
+func request(t *testing.T, method, url, auth string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, nil)
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
