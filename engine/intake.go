@@ -46,6 +46,9 @@ type IntakeConfig struct {
 	// Duplicates is the duplicate window of a stream the intake creates
 	// (default 2m), so producers can set Nats-Msg-Id.
 	Duplicates time.Duration
+	// MaxAge is how long a stream the intake creates keeps events
+	// (0: forever). An existing stream is used as it is.
+	MaxAge time.Duration
 	// ShutdownTimeout bounds how long Run waits for in-flight handlers
 	// once its context is done (default 10s).
 	ShutdownTimeout time.Duration
@@ -151,7 +154,7 @@ func (c IntakeConfig) validate() error {
 	if c.Stream == "" || c.Durable == "" || len(c.Subjects) == 0 {
 		errs = append(errs, errors.New("stream, subjects and durable are required"))
 	}
-	if c.AckWait < 0 || c.Duplicates < 0 || c.ShutdownTimeout < 0 {
+	if c.AckWait < 0 || c.Duplicates < 0 || c.MaxAge < 0 || c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	if c.Concurrency < 1 || c.FetchBatch < 1 || c.MaxAckPending < 1 {

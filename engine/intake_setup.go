@@ -42,6 +42,7 @@ func (in *Intake) stream(ctx context.Context) (jetstream.Stream, error) {
 		Subjects:   in.cfg.Subjects,
 		Storage:    jetstream.FileStorage,
 		Duplicates: in.cfg.Duplicates,
+		MaxAge:     in.cfg.MaxAge,
 	})
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		// Another instance created it first.
@@ -50,7 +51,7 @@ func (in *Intake) stream(ctx context.Context) (jetstream.Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("intake: create stream %s: %w", in.cfg.Stream, err)
 	}
-	in.log.Info("created stream", "stream", in.cfg.Stream, "subjects", in.cfg.Subjects)
+	in.log.Info("created stream", "stream", in.cfg.Stream, "subjects", in.cfg.Subjects, "max_age", in.cfg.MaxAge)
 	return s, nil
 }
 

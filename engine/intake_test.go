@@ -563,6 +563,7 @@ func TestIntakeSetupCreatesStream(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testPatience)
 	defer cancel()
 	cfg := testConfig()
+	cfg.MaxAge = 36 * time.Hour
 	in, err := NewIntake(js, cfg, &recorder{}, nil, nil)
 	if err != nil {
 		t.Fatalf("NewIntake: %v", err)
@@ -577,6 +578,9 @@ func TestIntakeSetupCreatesStream(t *testing.T) {
 	c := st.CachedInfo().Config
 	if c.Storage != jetstream.FileStorage || c.Duplicates != 2*time.Minute || !slices.Equal(c.Subjects, cfg.Subjects) {
 		t.Errorf("created stream = storage %v duplicates %s subjects %v", c.Storage, c.Duplicates, c.Subjects)
+	}
+	if c.MaxAge != cfg.MaxAge {
+		t.Errorf("created stream max age = %s, want %s", c.MaxAge, cfg.MaxAge)
 	}
 	if f := consumerInfo(t, js, cfg).Config.FilterSubjects; len(f) != 0 {
 		t.Errorf("filter subjects on our own stream = %v, want none", f)

@@ -42,7 +42,7 @@ func resetStream(ctx context.Context, js jetstream.JetStream) error {
 	}
 	_, err := js.CreateStream(ctx, jetstream.StreamConfig{
 		Name: streamName, Subjects: []string{streamSubject},
-		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute,
+		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute, MaxAge: 24 * time.Hour,
 	})
 	if err != nil {
 		return fmt.Errorf("create stream: %w", err)

@@ -37,17 +37,18 @@ type Config struct {
 
 // NATSConfig is where events come from.
 type NATSConfig struct {
-	URL         string           `yaml:"url"` // empty: run the embedded server
-	Embedded    EmbeddedConfig   `yaml:"embedded"`
-	CredsFile   string           `yaml:"creds_file"`
-	TLS         TLSFiles         `yaml:"tls"`
-	User        string           `yaml:"user"`
-	PasswordEnv string           `yaml:"password_env"` // the variable holding nats.user's password
-	Stream      string           `yaml:"stream"`
-	Subjects    []string         `yaml:"subjects"`
-	Durable     string           `yaml:"durable"`
-	Consumer    ConsumerSettings `yaml:"consumer"`
-	DLQ         DLQConfig        `yaml:"dlq"`
+	URL          string           `yaml:"url"` // empty: run the embedded server
+	Embedded     EmbeddedConfig   `yaml:"embedded"`
+	CredsFile    string           `yaml:"creds_file"`
+	TLS          TLSFiles         `yaml:"tls"`
+	User         string           `yaml:"user"`
+	PasswordEnv  string           `yaml:"password_env"` // the variable holding nats.user's password
+	Stream       string           `yaml:"stream"`
+	StreamMaxAge Duration         `yaml:"stream_max_age"` // retention of a stream roomwarden creates; 0: forever
+	Subjects     []string         `yaml:"subjects"`
+	Durable      string           `yaml:"durable"`
+	Consumer     ConsumerSettings `yaml:"consumer"`
+	DLQ          DLQConfig        `yaml:"dlq"`
 }
 
 // EmbeddedConfig is the in-process NATS server used when nats.url is empty.
@@ -130,10 +131,11 @@ type CooldownsConfig struct {
 func Default() *Config {
 	return &Config{
 		NATS: NATSConfig{
-			Embedded: EmbeddedConfig{Listen: "127.0.0.1:4222", StoreDir: "./data/nats"},
-			Stream:   "ROOM_EVENTS",
-			Subjects: []string{"rooms.events.>"},
-			Durable:  "roomwarden",
+			Embedded:     EmbeddedConfig{Listen: "127.0.0.1:4222", StoreDir: "./data/nats"},
+			Stream:       "ROOM_EVENTS",
+			StreamMaxAge: Duration(24 * time.Hour),
+			Subjects:     []string{"rooms.events.>"},
+			Durable:      "roomwarden",
 			Consumer: ConsumerSettings{
 				AckWait:       Duration(30 * time.Second),
 				MaxAckPending: 20000,
@@ -178,6 +180,7 @@ func (c *Config) IntakeConfig(dl engine.EventDeadLetterSink) engine.IntakeConfig
 		Stream:          n.Stream,
 		Subjects:        n.Subjects,
 		Durable:         n.Durable,
+		MaxAge:          n.StreamMaxAge.Duration(),
 		AckWait:         n.Consumer.AckWait.Duration(),
 		MaxAckPending:   n.Consumer.MaxAckPending,
 		MaxDeliver:      n.Consumer.MaxDeliver,
@@ -408,6 +411,9 @@ func (c *Config) validateNATS(p *problems) {
 	}
 	if len(n.Subjects) == 0 {
 		p.addf("nats.subjects: required (such as [\"rooms.events.>\"])")
+	}
+	if n.StreamMaxAge < 0 {
+		p.addf("nats.stream_max_age: %s must not be negative (0 keeps events forever)", n.StreamMaxAge.Duration())
 	}
 	if n.DLQ.Subject == "" {
 		p.addf("nats.dlq.subject: required (such as roomwarden.dlq)")

@@ -75,6 +75,7 @@ func TestLoadConfigOverridesAndExtensions(t *testing.T) {
 	path := writeConfigFile(t, "c.yaml", `nats:
   url: tls://nats.example.com:4222
   tls: {ca_file: ca.pem}
+  stream_max_age: 72h
   consumer:
     ack_wait: 1m
     backoff: [1m, 10m]
@@ -95,7 +96,8 @@ shutdown_timeout: 30s
 		t.Errorf("executor = %+v, shutdown_timeout = %s", cfg.Executor, cfg.ShutdownTimeout.Duration())
 	}
 	ic := cfg.IntakeConfig(nil)
-	if ic.AckWait != time.Minute || !slices.Equal(ic.BackOff, []time.Duration{time.Minute, 10 * time.Minute}) || ic.ShutdownTimeout != 30*time.Second {
+	if ic.AckWait != time.Minute || !slices.Equal(ic.BackOff, []time.Duration{time.Minute, 10 * time.Minute}) ||
+		ic.ShutdownTimeout != 30*time.Second || ic.MaxAge != 72*time.Hour {
 		t.Errorf("IntakeConfig = %+v", ic)
 	}
 	if o := cfg.NATSOptions(); o.CAFile != "ca.pem" {
@@ -205,6 +207,8 @@ func TestValidate(t *testing.T) {
 			"nats.consumer.ack_wait: 100ms is too short (want at least 1s; running handlers are kept alive, so 30s is fine)"},
 		{"bad stream name", func(c *Config) { c.NATS.Stream = "room.events" },
 			`nats.stream: "room.events" is not a valid name (letters, digits, - and _ only)`},
+		{"negative stream max age", func(c *Config) { c.NATS.StreamMaxAge = Duration(-time.Hour) },
+			"nats.stream_max_age: -1h0m0s must not be negative (0 keeps events forever)"},
 		{"user without password env", func(c *Config) { c.NATS.User = "rw" },
 			"nats.password_env: nats.user and nats.password_env go together (password_env names the environment variable holding the password)"},
 		{"client cert without key", func(c *Config) { c.NATS.TLS.CertFile = "c.pem" },
