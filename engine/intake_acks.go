@@ -61,13 +61,10 @@ func (b *ackBatcher) stop() {
 func (b *ackBatcher) run() {
 	defer close(b.done)
 	batch := make([]pendingAck, 0, intakeAckBatchMax)
-	window := time.NewTimer(intakeAckWindow)
-	window.Stop()
 	for first := range b.queue {
 		batch = b.take(append(batch[:0], first))
 		if len(batch) < cap(batch) {
-			window.Reset(intakeAckWindow)
-			<-window.C
+			time.Sleep(intakeAckWindow)
 			batch = b.take(batch)
 		}
 		for _, a := range batch {

@@ -239,12 +239,11 @@ func (in *Intake) apply(ctx context.Context, m jetstream.Msg, d Delivery, r Resu
 	var err error
 	switch v {
 	case Ack:
-		if !in.cfg.DoubleAck {
-			in.metrics.verdicts[Ack].Inc()
-			in.acks.add(pendingAck{msg: m, subject: d.Subject, streamSeq: d.StreamSeq})
-			return
+		if in.cfg.DoubleAck {
+			err = in.doubleAck(ctx, m)
+		} else {
+			in.acks.add(pendingAck{msg: m, subject: d.Subject, streamSeq: d.StreamSeq}) // failures logged when sent
 		}
-		err = in.ack(ctx, m)
 	case Nak:
 		err = intakeNak(m, r.Delay)
 	case Term:
@@ -271,8 +270,9 @@ func (in *Intake) ackFailed(v Verdict, subject string, streamSeq uint64, err err
 		"verdict", v.String(), "subject", subject, "stream_seq", streamSeq, "err", err)
 }
 
-// ack sends a double ack (DoubleAck); plain acks go through the batcher.
-func (in *Intake) ack(ctx context.Context, m jetstream.Msg) error {
+// doubleAck acks m and waits for the server to confirm (DoubleAck);
+// plain acks go through the batcher.
+func (in *Intake) doubleAck(ctx context.Context, m jetstream.Msg) error {
 	// A finished handler's ack must go out even on hard shutdown.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), intakeAPITimeout)
 	defer cancel()

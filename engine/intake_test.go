@@ -212,6 +212,26 @@ func TestIntakeAcksEveryMessage(t *testing.T) {
 	}
 }
 
+// TestIntakeDoubleAck checks the path that bypasses the ack batcher:
+// every message is acked and confirmed by the server.
+func TestIntakeDoubleAck(t *testing.T) {
+	t.Parallel()
+	s := natstest.RunServer(t)
+	js := connect(t, s)
+	cfg := testConfig()
+	cfg.DoubleAck = true
+	in, _ := runIntake(t, js, cfg, &recorder{})
+	const n = 20
+	publish(t, js, n)
+	waitSettled(t, js, cfg)
+	if got := counterValue(t, in.metrics.verdicts[Ack]); got != n {
+		t.Errorf("acked metric = %v, want %d", got, n)
+	}
+	if got := counterValue(t, in.metrics.ackErrors); got != 0 {
+		t.Errorf("ack errors = %v, want 0", got)
+	}
+}
+
 func TestIntakeVerdicts(t *testing.T) {
 	t.Parallel()
 	const nakDelay = 300 * time.Millisecond
