@@ -3,12 +3,7 @@ package engine
 import (
 	"context"
 	"time"
-
-	"github.com/roomwarden/roomwarden/rules"
 )
-
-// LockSeat is the parameters of one lock_seat call.
-type LockSeat = rules.LockSeat
 
 // ActionLockSeat is the only action kind today.
 const ActionLockSeat = "lock_seat"

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/roomwarden/roomwarden/engine/decode"
+	"github.com/roomwarden/roomwarden/engine/state"
 	"github.com/roomwarden/roomwarden/rules"
 )
 
@@ -19,57 +23,76 @@ type RuleSource interface {
 }
 
 // Submitter runs actions and reports each one's terminal outcome (the
-// Executor). done's error means the action reached no terminal outcome.
+// executor). done's error means the action reached no terminal outcome.
 type Submitter interface {
 	Submit(ctx context.Context, a Action, done func(Outcome, error)) error
 }
 
-// PipelineConfig configures a Pipeline.
+// PipelineConfig configures a Pipeline: what it reads from and writes
+// to, and how. Rules, Cooldowns, Executor, Recorder and DeadLetters are
+// required; zero values of the rest take the defaults.
 type PipelineConfig struct {
+	Rules       RuleSource
+	Cooldowns   *state.Cooldowns // outlive rule reloads: the caller owns them
+	Executor    Submitter
+	Recorder    Recorder
+	DeadLetters EventDeadLetterSink // malformed events
+
 	DryRun   bool          // route every action to the dry-run sink
 	NakDelay time.Duration // redelivery delay when an outcome could not be recorded; default 5s
 	Now      func() time.Time
+
+	Logger     *slog.Logger          // nil: discard
+	Registerer prometheus.Registerer // nil: metrics not registered
+}
+
+func (c PipelineConfig) withDefaults() (PipelineConfig, error) {
+	if c.Rules == nil || c.Cooldowns == nil || c.Executor == nil || c.Recorder == nil || c.DeadLetters == nil {
+		return c, errors.New("pipeline: rules, cooldowns, executor, recorder and dead-letter sink are required")
+	}
+	c.NakDelay = cmp.Or(c.NakDelay, 5*time.Second)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
 }
 
 // Pipeline is the MessageHandler at the heart of the daemon: decode,
-// evaluate, cool down, execute, record, and only then acknowledge.
+// decide, execute, record, and only then acknowledge.
 type Pipeline struct {
-	cfg       PipelineConfig
-	rules     RuleSource
-	cooldowns *rules.Cooldowns
-	exec      Submitter
-	rec       Recorder
-	dlq       EventDeadLetterSink
-	log       *slog.Logger
-	metrics   *pipelineMetrics
-	scratch   sync.Pool // *scratch
+	cfg     PipelineConfig
+	log     *slog.Logger
+	metrics *pipelineMetrics
+	scratch sync.Pool // *scratch
 }
 
 var _ MessageHandler = (*Pipeline)(nil)
 
-// scratch holds per-goroutine buffers and the evaluator (VMs are not
-// safe for concurrent use, so each in-flight handler borrows one).
+// scratch holds per-goroutine buffers and the decider (VMs are not safe
+// for concurrent use, so each in-flight handler borrows one).
 type scratch struct {
-	eval    *rules.Evaluator
-	events  []rules.Event
-	matches []rules.Match
-	actions []Action
+	decider   *Decider
+	events    []rules.Event
+	decisions []Decision
+	actions   []Action
 }
 
-// NewPipeline wires a pipeline. cooldowns outlive rule reloads: the
-// caller owns them.
-func NewPipeline(cfg PipelineConfig, src RuleSource, cd *rules.Cooldowns, exec Submitter,
-	rec Recorder, dlq EventDeadLetterSink, logger *slog.Logger, reg prometheus.Registerer) *Pipeline {
-	if cfg.NakDelay <= 0 {
-		cfg.NakDelay = 5 * time.Second
+// NewPipeline checks cfg and returns a Pipeline.
+func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	m, err := newPipelineMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
 	}
-	p := &Pipeline{cfg: cfg, rules: src, cooldowns: cd, exec: exec, rec: rec, dlq: dlq,
-		log: logger.With("component", "pipeline"), metrics: newPipelineMetrics(reg)}
-	p.scratch.New = func() any { return &scratch{eval: rules.NewEvaluator(cd)} }
-	return p
+	p := &Pipeline{cfg: cfg, log: cfg.Logger.With("component", "pipeline"), metrics: m}
+	p.scratch.New = func() any { return &scratch{decider: NewDecider(cfg.Cooldowns, cfg.DryRun)} }
+	return p, nil
 }
 
 // HandleMessage implements MessageHandler.
@@ -79,7 +102,7 @@ func (p *Pipeline) HandleMessage(ctx context.Context, d Delivery) Result {
 	defer p.scratch.Put(s)
 
 	var err error
-	s.events, err = DecodeEvents(d.Data, s.events[:0])
+	s.events, err = decode.Events(d.Data, s.events[:0])
 	if err != nil {
 		return p.malformed(ctx, d, err)
 	}
@@ -89,13 +112,13 @@ func (p *Pipeline) HandleMessage(ctx context.Context, d Delivery) Result {
 	for i := range s.events {
 		ev := &s.events[i]
 		fillIdentity(ev, d, i, len(s.events))
-		p.evaluate(s, ev, &b)
+		p.decide(s, ev, origin(d, i), &b)
 	}
 	if d.NumDelivered <= 1 && !d.Published.IsZero() {
 		p.metrics.decisionLag.Observe(p.cfg.Now().Sub(d.Published).Seconds())
 	}
 	s.actions = b.actions[:0]
-	if len(b.actions) == 0 && len(b.suppressed) == 0 {
+	if len(b.actions) == 0 && len(b.decided) == 0 {
 		return Result{Verdict: Ack}
 	}
 	return p.execute(ctx, &b)
@@ -118,17 +141,23 @@ func fillIdentity(ev *rules.Event, d Delivery, i, n int) {
 	}
 }
 
-// evaluate runs the rules on one event and submits what they ask for.
-func (p *Pipeline) evaluate(s *scratch, ev *rules.Event, b *batch) {
-	set := p.rules.Current()
+// origin identifies the i-th event of one stored message: the same for
+// every delivery of that message, different for another message that
+// reuses its event id.
+func origin(d Delivery, i int) string {
+	return strconv.FormatUint(d.StreamSeq, 10) + "#" + strconv.Itoa(i)
+}
+
+// decide runs the rules on one event and collects what they ask for.
+func (p *Pipeline) decide(s *scratch, ev *rules.Event, origin string, b *batch) {
+	set := p.cfg.Rules.Current()
 	if set == nil {
 		return
 	}
 	now := p.cfg.Now()
-	s.matches = s.eval.Eval(set, ev, now, s.matches[:0])
+	s.decisions = s.decider.Decide(set, ev, origin, now, s.decisions[:0])
 	p.metrics.observeCandidates(set, ev.Type)
-	for i := range s.matches {
-		m := &s.matches[i]
+	for _, m := range s.decider.Matched() {
 		if m.Err != nil {
 			p.metrics.ruleError(m.Rule.Name)
 			p.log.Warn("rule failed at runtime", "rule", m.Rule.Name, "file", m.Rule.File,
@@ -136,21 +165,21 @@ func (p *Pipeline) evaluate(s *scratch, ev *rules.Event, b *batch) {
 			continue
 		}
 		p.metrics.ruleMatch(m.Rule.Name)
-		for _, params := range m.Actions {
-			a := Action{Rule: m.Rule.Name, EventID: ev.ID, Kind: ActionLockSeat, Params: params,
-				DryRun: p.cfg.DryRun || m.Rule.DryRun}
-			if m.Suppressed {
-				b.suppressed = append(b.suppressed, suppressed(a, now))
-				continue
-			}
-			b.actions = append(b.actions, a)
+	}
+	for _, dec := range s.decisions {
+		if dec.Outcome != "" {
+			b.decided = append(b.decided, decided(dec, now))
+			continue
 		}
+		b.actions = append(b.actions, dec.Action)
 	}
 }
 
-func suppressed(a Action, now time.Time) Outcome {
+// decided is the outcome of an action decided without running it.
+func decided(dec Decision, now time.Time) Outcome {
+	a := dec.Action
 	return Outcome{Time: now, Rule: a.Rule, EventID: a.EventID, Action: a.Kind,
-		Params: a.Params, Outcome: Suppressed}
+		Params: a.Params, Outcome: dec.Outcome}
 }
 
 // execute submits a delivery's actions and returns a deferred Result:
@@ -165,13 +194,13 @@ func (p *Pipeline) execute(ctx context.Context, b *batch) Result {
 	var notTerminal error
 	pending := 0
 	for _, a := range b.actions {
-		if err := p.exec.Submit(ctx, a, done); err != nil {
+		if err := p.cfg.Executor.Submit(ctx, a, done); err != nil {
 			notTerminal = fmt.Errorf("submit %s for rule %s: %w", a.Kind, a.Rule, err)
 			break
 		}
 		pending++
 	}
-	outcomes := b.suppressed
+	outcomes := b.decided
 	return Result{Wait: func(ctx context.Context) Result {
 		return p.await(ctx, results, pending, outcomes, notTerminal)
 	}}
@@ -207,7 +236,7 @@ func (p *Pipeline) await(ctx context.Context, results <-chan result, pending int
 // redelivery, since an unrecorded outcome must not be acknowledged.
 func (p *Pipeline) record(outcomes []Outcome) (Result, bool) {
 	for _, o := range outcomes {
-		if err := p.rec.Record(o); err != nil {
+		if err := p.cfg.Recorder.Record(o); err != nil {
 			p.metrics.recordErrors.Inc()
 			return Result{Verdict: Nak, Delay: p.cfg.NakDelay, Reason: "action log: " + err.Error()}, false
 		}
@@ -223,7 +252,7 @@ func (p *Pipeline) malformed(ctx context.Context, d Delivery, err error) Result 
 	reason := err.Error()
 	p.log.Warn("malformed event", "subject", d.Subject, "stream_seq", d.StreamSeq, "reason", reason)
 	m := Malformed{Subject: d.Subject, StreamSeq: d.StreamSeq, Reason: reason, Data: d.Data}
-	if dlqErr := p.dlq.DeadLetterEvent(ctx, m); dlqErr != nil {
+	if dlqErr := p.cfg.DeadLetters.DeadLetterEvent(ctx, m); dlqErr != nil {
 		p.log.Error("dead-letter malformed event", "stream_seq", d.StreamSeq, "err", dlqErr)
 		return Result{Verdict: Nak, Delay: p.cfg.NakDelay, Reason: "dead letter: " + dlqErr.Error()}
 	}
@@ -233,7 +262,7 @@ func (p *Pipeline) malformed(ctx context.Context, d Delivery, err error) Result 
 // batch is what one delivery's events asked for.
 type batch struct {
 	actions    []Action
-	suppressed []Outcome // terminal without the executor (cooldown)
+	decided []Outcome // terminal without the executor (cooldown)
 }
 
 type result struct {

@@ -3,11 +3,11 @@ package engine
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/roomwarden/roomwarden/engine/state"
 	"github.com/roomwarden/roomwarden/internal/benchtest"
 	"github.com/roomwarden/roomwarden/rules"
 )
@@ -57,9 +57,25 @@ func newBenchPipeline(b *testing.B, nRules int) (*Pipeline, *benchDrySubmitter, 
 		b.Fatalf("compile: %v", err)
 	}
 	sub, rec := &benchDrySubmitter{}, &benchRecorder{}
-	p := NewPipeline(PipelineConfig{DryRun: true}, benchRules{set}, rules.NewCooldowns(0), sub, rec,
-		benchNoDLQ{}, slog.New(slog.DiscardHandler), nil)
+	p := newTestPipeline(b, PipelineConfig{Rules: benchRules{set}, Executor: sub, Recorder: rec, DryRun: true})
 	return p, sub, rec
+}
+
+// newTestPipeline builds a pipeline; cfg's missing cooldowns and
+// dead-letter sink are fresh fakes.
+func newTestPipeline(t testing.TB, cfg PipelineConfig) *Pipeline {
+	t.Helper()
+	if cfg.Cooldowns == nil {
+		cfg.Cooldowns = state.NewCooldowns(0)
+	}
+	if cfg.DeadLetters == nil {
+		cfg.DeadLetters = benchNoDLQ{}
+	}
+	p, err := NewPipeline(cfg)
+	if err != nil {
+		t.Fatalf("NewPipeline: %v", err)
+	}
+	return p
 }
 
 // BenchmarkPipeline is the in-process pipeline per event: decode, match

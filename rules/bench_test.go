@@ -38,7 +38,7 @@ func benchEval(b *testing.B, s *Set) {
 	b.Helper()
 	ev := benchEvent()
 	cands := len(s.Candidates(ev.Type))
-	e := NewEvaluator(NewCooldowns(0))
+	e := NewEvaluator()
 	var ms []Match
 	b.ReportAllocs()
 	for b.Loop() {
@@ -90,7 +90,7 @@ func BenchmarkEvalMatch(b *testing.B) {
 	}
 	ev := benchEvent()
 	ev.RoomID = "room-3"
-	e := NewEvaluator(NewCooldowns(0))
+	e := NewEvaluator()
 	var ms []Match
 	b.ReportAllocs()
 	for b.Loop() {

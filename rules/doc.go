@@ -4,9 +4,9 @@
 //
 // Load strictly parses a directory of rules files and reports every
 // problem as path:line:col. An Evaluator (one per goroutine) runs an
-// event against the rules listening for its type, applying Cooldowns that
-// the caller owns so they survive reloads. A Watcher keeps the Set current
-// as files change. RunCase runs rule tests (*_test.yaml) through the same
-// evaluation path with a simulated clock. The expression helpers are
-// listed on exprEnv in env.go.
+// event against the rules listening for its type and renders their
+// actions and cooldown keys; applying cooldowns is the engine's job, as
+// they are state. A Watcher keeps the Set current as files change.
+// ParseTests reads rule tests (*_test.yaml), which the engine runs. The
+// expression helpers are listed on exprEnv in env.go.
 package rules

@@ -13,35 +13,33 @@ import (
 // Match is one rule that matched an event.
 type Match struct {
 	Rule *Rule
-	// Actions are the rendered actions, in the rule's order. They are
-	// rendered for suppressed matches too, so callers can log them.
+	// Actions are the rendered actions, in the rule's order.
 	Actions []LockSeat
-	// Suppressed is true when the rule's cooldown key is still cooling.
-	Suppressed bool
+	// CooldownKey is the rendered cooldown key when the rule has a
+	// cooldown (Rule.CooldownFor > 0); "" is the rule's single key.
+	// Applying the cooldown is the caller's job: cooldowns are state.
+	CooldownKey string
 	// Err is a runtime error of this rule only (a nil attribute, say);
 	// Actions is then empty. Other rules still ran.
 	Err error
 }
 
 // Evaluator evaluates events against a Set. It owns a reused VM and is
-// not safe for concurrent use: give each goroutine its own. Sets and
-// Cooldowns are shared.
+// not safe for concurrent use: give each goroutine its own. Sets are
+// shared.
 type Evaluator struct {
 	vm  vm.VM
-	cd  *Cooldowns
 	env exprEnv
 }
 
-// NewEvaluator returns an Evaluator that applies rule cooldowns through
-// cd. A nil cd disables cooldowns.
-func NewEvaluator(cd *Cooldowns) *Evaluator {
-	return &Evaluator{cd: cd, vm: vm.VM{MemoryBudget: memoryBudget}}
+// NewEvaluator returns an Evaluator.
+func NewEvaluator() *Evaluator {
+	return &Evaluator{vm: vm.VM{MemoryBudget: memoryBudget}}
 }
 
 // Eval evaluates ev against the rules of s listening for ev.Type, at
-// time now (what now() returns and cooldowns are measured against). It
-// appends one Match per matching or failing rule to dst, in load order,
-// and returns it.
+// time now (what now() returns). It appends one Match per matching or
+// failing rule to dst, in load order, and returns it.
 func (e *Evaluator) Eval(s *Set, ev *Event, now time.Time, dst []Match) []Match {
 	cands := s.Candidates(ev.Type)
 	if len(cands) == 0 {
@@ -55,15 +53,15 @@ func (e *Evaluator) Eval(s *Set, ev *Event, now time.Time, dst []Match) []Match 
 		case err != nil:
 			dst = append(dst, Match{Rule: r, Err: fmt.Errorf("rule %q: %w", r.Name, err)})
 		case ok:
-			dst = append(dst, e.match(r, env, now))
+			dst = append(dst, e.match(r, env))
 		}
 	}
 	e.env = exprEnv{}
 	return dst
 }
 
-// match renders a matching rule's actions and applies its cooldown.
-func (e *Evaluator) match(r *Rule, env any, now time.Time) Match {
+// match renders a matching rule's actions and its cooldown key.
+func (e *Evaluator) match(r *Rule, env any) Match {
 	m := Match{Rule: r, Actions: make([]LockSeat, len(r.actions))}
 	for i := range r.actions {
 		a, err := e.render(&r.actions[i], env)
@@ -72,14 +70,14 @@ func (e *Evaluator) match(r *Rule, env any, now time.Time) Match {
 		}
 		m.Actions[i] = a
 	}
-	if r.CooldownFor <= 0 || e.cd == nil {
+	if r.CooldownFor <= 0 {
 		return m
 	}
 	key, err := e.cooldownKey(r, env)
 	if err != nil {
 		return Match{Rule: r, Err: fmt.Errorf("rule %q: %w", r.Name, err)}
 	}
-	m.Suppressed = !e.cd.AllowEvent(r.Name, key, e.env.Event.ID, now, r.CooldownFor)
+	m.CooldownKey = key
 	return m
 }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -142,7 +141,7 @@ func TestEval(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ms := NewEvaluator(nil).Eval(s, &tc.ev, tc.now, nil)
+			ms := NewEvaluator().Eval(s, &tc.ev, tc.now, nil)
 			if got := fired(ms); !slices.Equal(got, tc.want) {
 				t.Errorf("fired:\n got %v\nwant %v", got, tc.want)
 			}
@@ -164,75 +163,24 @@ func TestEval(t *testing.T) {
 	}
 }
 
-func TestEvalCooldown(t *testing.T) {
+// TestEvalCooldownKey: a match carries its rendered cooldown key,
+// empty for a rule whose cooldown has no key.
+func TestEvalCooldownKey(t *testing.T) {
 	s := loadValid(t)
-	join := func(room, user string) *Event {
-		return &Event{Type: "member.enter", RoomID: room, User: User{ID: user, Flagged: true}}
-	}
-	flag := func(room string) *Event {
-		return &Event{Type: "user.flagged", RoomID: room, User: User{Labels: []string{"spam"}}, Attrs: map[string]any{"reports": 3.0}}
-	}
-	steps := []struct {
-		ev             *Event
-		at             time.Duration
-		wantSuppressed bool
+	tests := []struct {
+		ev   *Event
+		want string
 	}{
-		{join("r1", "u1"), 0, false},
-		{join("r1", "u1"), 30 * time.Second, true},  // same key
-		{join("r1", "u2"), 31 * time.Second, false}, // other key
-		{join("r2", "u1"), 32 * time.Second, false}, // other key
-		{join("r1", "u1"), 89 * time.Second, true},  // still cooling: suppression does not extend it
-		{join("r1", "u1"), 90 * time.Second, false}, // expired
-		{flag("r1"), 0, false},
-		{flag("r2"), 10 * time.Second, true}, // no key: one cooldown for the rule
-		{flag("r3"), 60 * time.Second, false},
+		{&Event{Type: "member.enter", RoomID: "r1", User: User{ID: "u1", Flagged: true}}, "r1/u1"},
+		{&Event{Type: "user.flagged", RoomID: "r1", User: User{Labels: []string{"spam"}}, Attrs: map[string]any{"reports": 3.0}}, ""},
 	}
-	ev := NewEvaluator(NewCooldowns(0))
-	for i, st := range steps {
-		ms := ev.Eval(s, st.ev, t0.Add(st.at), nil)
-		if len(ms) != 1 || ms[0].Err != nil {
-			t.Fatalf("step %d: matches = %+v, want one match", i, ms)
+	for _, tc := range tests {
+		ms := NewEvaluator().Eval(s, tc.ev, t0, nil)
+		if len(ms) != 1 || ms[0].Err != nil || ms[0].Rule.CooldownFor <= 0 {
+			t.Fatalf("%s: matches = %+v, want one match with a cooldown", tc.ev.Type, ms)
 		}
-		if ms[0].Suppressed != st.wantSuppressed {
-			t.Errorf("step %d (%s %s at %v): Suppressed = %v, want %v", i, st.ev.Type, st.ev.RoomID, st.at, ms[0].Suppressed, st.wantSuppressed)
+		if ms[0].CooldownKey != tc.want {
+			t.Errorf("%s: cooldown key %q, want %q", tc.ev.Type, ms[0].CooldownKey, tc.want)
 		}
-		if len(ms[0].Actions) == 0 {
-			t.Errorf("step %d: suppressed matches still carry their rendered actions", i)
-		}
-	}
-}
-
-// TestEvalConcurrent shares a Set and Cooldowns between goroutines, each
-// with its own Evaluator; run with -race. Exactly one of them may act
-// for the single cooldown key.
-func TestEvalConcurrent(t *testing.T) {
-	s := loadValid(t)
-	cd := NewCooldowns(0)
-	const workers = 8
-	var wg sync.WaitGroup
-	allowed := make(chan int, workers*50)
-	for range workers {
-		wg.Go(func() {
-			e := NewEvaluator(cd)
-			var ms []Match
-			for range 50 {
-				ev := &Event{Type: "member.enter", RoomID: "r1", User: User{ID: "u1", Flagged: true}}
-				ms = e.Eval(s, ev, t0, ms[:0])
-				for _, m := range ms {
-					if !m.Suppressed {
-						allowed <- 1
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(allowed)
-	n := 0
-	for range allowed {
-		n++
-	}
-	if n != 1 {
-		t.Errorf("%d matches were allowed, want exactly 1", n)
 	}
 }

@@ -54,7 +54,7 @@ func checkErrorList(t *testing.T, err error) {
 }
 
 func evalEveryType(s *Set) {
-	e := NewEvaluator(NewCooldowns(0))
+	e := NewEvaluator()
 	for _, typ := range s.Types() {
 		ev := &Event{Type: typ, RoomID: "r", User: User{ID: "u", Labels: []string{"spam"}}, Seats: []Seat{{Index: 1}},
 			Attrs: map[string]any{"n": 1.0, "s": "x"}}

@@ -47,7 +47,7 @@ func writeFile(t testing.TB, dir, name, data string) string {
 func fired(ms []Match) []Fired {
 	out := []Fired{}
 	for _, m := range ms {
-		if m.Err != nil || m.Suppressed {
+		if m.Err != nil {
 			continue
 		}
 		for _, a := range m.Actions {

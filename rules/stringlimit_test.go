@@ -32,7 +32,7 @@ func TestStringLimits(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := mustCompile(t, rule(tc.when))
-			ms := NewEvaluator(nil).Eval(s, ev, t0, nil)
+			ms := NewEvaluator().Eval(s, ev, t0, nil)
 			switch {
 			case tc.wantErr != "":
 				if len(ms) != 1 || ms[0].Err == nil || !strings.Contains(ms[0].Err.Error(), tc.wantErr) {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,27 +29,20 @@ type ReloadResult struct {
 	Changed bool   // a new set was swapped in
 }
 
-// WatcherOption tunes a Watcher.
-type WatcherOption func(*Watcher)
-
-// WithDebounce sets the quiet time awaited after the last change before
-// reloading (default DefaultDebounce).
-func WithDebounce(d time.Duration) WatcherOption {
-	return func(w *Watcher) {
-		if d > 0 {
-			w.debounce = d
-		}
-	}
-}
-
-// WithRecheck sets the period of the safety-net reload that also
-// re-adds a lost watch (default DefaultRecheck).
-func WithRecheck(d time.Duration) WatcherOption {
-	return func(w *Watcher) {
-		if d > 0 {
-			w.recheckEvery = d
-		}
-	}
+// WatcherConfig configures a Watcher. Dir is required; zero values of
+// the rest take the defaults.
+type WatcherConfig struct {
+	Dir string // the rules directory
+	// OnReload is called with the outcome of every reported reload (the
+	// Watcher logs it itself); it must not block long. May be nil.
+	OnReload func(ReloadResult)
+	// Debounce is the quiet time awaited after the last change before
+	// reloading (default DefaultDebounce).
+	Debounce time.Duration
+	// Recheck is the period of the safety-net reload that also re-adds a
+	// lost watch (default DefaultRecheck).
+	Recheck time.Duration
+	Logger  *slog.Logger // nil: discard
 }
 
 // Watcher keeps the compiled rules of one directory current. It watches
@@ -69,26 +63,24 @@ type Watcher struct {
 	ready   chan struct{} // closed once Run has set up its watch
 }
 
-// NewWatcher loads the rules in dir; it fails if they do not load.
-// onReload (may be nil) is called with the outcome of every reported
-// reload and must not block long; log (nil: discard) receives reload
-// logs with a dir attribute.
-func NewWatcher(dir string, onReload func(ReloadResult), log *slog.Logger, opts ...WatcherOption) (*Watcher, error) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// NewWatcher loads the rules in cfg.Dir; it fails if they do not load.
+// Each reload is logged once, with component=rules and the directory.
+func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("rules: watcher: the rules directory is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	w := &Watcher{
-		dir:          dir,
-		onReload:     onReload,
-		log:          log.With("dir", dir),
-		debounce:     DefaultDebounce,
-		recheckEvery: DefaultRecheck,
+		dir:          cfg.Dir,
+		onReload:     cfg.OnReload,
+		log:          cfg.Logger.With("component", "rules", "dir", cfg.Dir),
+		debounce:     cmp.Or(cfg.Debounce, DefaultDebounce),
+		recheckEvery: cmp.Or(cfg.Recheck, DefaultRecheck),
 		ready:        make(chan struct{}),
 	}
-	for _, o := range opts {
-		o(w)
-	}
-	set, err := Load(dir)
+	set, err := Load(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("load rules: %w", err)
 	}

@@ -27,8 +27,8 @@ const waitTimeout = 10 * time.Second
 func startWatcher(t *testing.T, dir string, recheck time.Duration) (*Watcher, <-chan ReloadResult) {
 	t.Helper()
 	results := make(chan ReloadResult, 100)
-	w, err := NewWatcher(dir, func(r ReloadResult) { results <- r }, nil,
-		WithDebounce(50*time.Millisecond), WithRecheck(recheck))
+	w, err := NewWatcher(WatcherConfig{Dir: dir, OnReload: func(r ReloadResult) { results <- r },
+		Debounce: 50 * time.Millisecond, Recheck: recheck})
 	if err != nil {
 		t.Fatalf("NewWatcher: %v", err)
 	}
@@ -251,7 +251,7 @@ func TestWatcherManualReload(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "a.yaml", ruleYAML("a"))
 	var reported []ReloadResult
-	w, err := NewWatcher(dir, func(r ReloadResult) { reported = append(reported, r) }, nil)
+	w, err := NewWatcher(WatcherConfig{Dir: dir, OnReload: func(r ReloadResult) { reported = append(reported, r) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestWatcherManualReload(t *testing.T) {
 func TestNewWatcherRejectsBadRules(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "a.yaml", "rules: [{name: x}]\n")
-	if _, err := NewWatcher(dir, nil, nil); err == nil {
+	if _, err := NewWatcher(WatcherConfig{Dir: dir}); err == nil {
 		t.Fatal("NewWatcher accepted a rule with no on, when or actions")
 	}
 }

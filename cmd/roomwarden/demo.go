@@ -65,7 +65,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	defer os.RemoveAll(storeDir)
 	os.Setenv(demoSecretEnv, key)
 	cfg := demoConfig(f, simURL, storeDir)
-	return serve(cfg, logger, stderr, func(a *app.App, stop context.CancelFunc) {
+	return serve(cfg, logger, stdout, stderr, func(a *app.App, stop context.CancelFunc) {
 		go publishSamples(a, f, simURL, stop, logger)
 	})
 }

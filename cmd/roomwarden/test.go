@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/roomwarden/roomwarden/engine/ruletest"
 	"github.com/roomwarden/roomwarden/rules"
 )
 
@@ -113,7 +114,7 @@ func (t *testRun) runFile(set *rules.Set, path string) {
 	}
 	for _, tc := range cases {
 		t.cases++
-		res := rules.RunCase(set, tc)
+		res := ruletest.RunCase(set, tc)
 		switch {
 		case !res.Pass:
 			t.failed++

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/roomwarden/roomwarden/engine"
+	"github.com/roomwarden/roomwarden/engine/executor"
 	"github.com/roomwarden/roomwarden/examples/roomengine-sim/sim"
 	"github.com/roomwarden/roomwarden/sinks/roomengine"
 )
@@ -74,13 +75,13 @@ func serveSim(key []byte, logger *slog.Logger) (*sim.Server, string, func(), err
 // runBacklog submits n distinct actions at once and waits for all their
 // outcomes; it returns how long that took and how many did not succeed.
 func runBacklog(sink engine.Sink, rate, n int, logger *slog.Logger) (time.Duration, int, error) {
-	e, err := engine.NewExecutor(engine.ExecutorConfig{RatePerSecond: rate, QueueSize: n}, sink, sink, nopDLQ{}, logger, nil)
+	e, err := executor.New(executor.Config{Sink: sink, DryRun: sink, DeadLetters: nopDLQ{},
+		RatePerSecond: rate, QueueSize: n, Logger: logger})
 	if err != nil {
 		return 0, 0, fmt.Errorf("executor: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() { _ = e.Run(ctx) }()
+	ctx := context.Background()
+	defer e.Stop(ctx)
 	var failed atomic.Int64
 	done := make(chan struct{}, n)
 	onDone := func(o engine.Outcome, err error) {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roomwarden/roomwarden/engine/state"
 	"github.com/roomwarden/roomwarden/internal/benchtest"
 	"github.com/roomwarden/roomwarden/rules"
 )
@@ -60,8 +61,8 @@ func runMem(args []string, stdout io.Writer, _ *slog.Logger) error {
 
 // fillCooldowns allows n distinct keys through a store sized for them,
 // spread over the rules' names, each cooling for an hour: all stay live.
-func fillCooldowns(set *rules.Set, n int) *rules.Cooldowns {
-	cd := rules.NewCooldowns(n + n/4)
+func fillCooldowns(set *rules.Set, n int) *state.Cooldowns {
+	cd := state.NewCooldowns(n + n/4)
 	rs := set.Rules()
 	now := time.Now()
 	for i := range n {

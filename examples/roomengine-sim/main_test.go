@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/roomwarden/roomwarden/engine"
-	"github.com/roomwarden/roomwarden/rules"
 	"github.com/roomwarden/roomwarden/sinks/roomengine"
 )
 
@@ -35,11 +34,11 @@ func TestRunServesAndStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: "room-a", Index: 1, ForbidAudio: rules.True}); err != nil {
+	if _, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: "room-a", Index: 1, ForbidAudio: engine.True}); err != nil {
 		t.Errorf("lock_seat on a created room: %v", err)
 	}
 	var ce *engine.CallError
-	_, err = c.LockSeat(t.Context(), engine.LockSeat{RoomID: "room-b", Index: 1, ForbidAudio: rules.True})
+	_, err = c.LockSeat(t.Context(), engine.LockSeat{RoomID: "room-b", Index: 1, ForbidAudio: engine.True})
 	if !errors.As(err, &ce) || ce.Code != 100004 {
 		t.Errorf("lock_seat on an unknown room in -strict: %v, want 100004", err)
 	}

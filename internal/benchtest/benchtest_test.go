@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/roomwarden/roomwarden/engine"
+	"github.com/roomwarden/roomwarden/engine/decode"
 	"github.com/roomwarden/roomwarden/rules"
 )
 
@@ -26,7 +26,7 @@ func TestGeneratedEventsMatchAsDocumented(t *testing.T) {
 
 func checkEvents(t *testing.T, set *rules.Set, g *Generator) {
 	t.Helper()
-	ev := rules.NewEvaluator(nil)
+	ev := rules.NewEvaluator()
 	at := time.Unix(1_800_000_000, 0)
 	matched := 0
 	for seq := range uint64(500) {
@@ -34,7 +34,7 @@ func checkEvents(t *testing.T, set *rules.Set, g *Generator) {
 		if len(e.Data) != EventSize {
 			t.Fatalf("event %d is %d bytes, want %d", seq, len(e.Data), EventSize)
 		}
-		evs, err := engine.DecodeEvents(e.Data, nil)
+		evs, err := decode.Events(e.Data, nil)
 		if err != nil {
 			t.Fatalf("decode %s: %v", e.Data, err)
 		}

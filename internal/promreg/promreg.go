@@ -1,25 +1,25 @@
-// Package promreg registers Prometheus collectors so that two instances
-// of a sink on one registry share their series instead of failing.
+// Package promreg is the one way roomwarden registers its Prometheus
+// collectors: each component creates its collectors once and registers
+// them on the Registerer it is given, returning the error (a name
+// registered twice is a bug to report, not to paper over).
 package promreg
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Register registers c on reg, or returns the collector already
-// registered under the same name. A nil reg leaves c unregistered.
-func Register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+// Register registers cs on reg, stopping at the first error. A nil reg
+// registers nothing, for components built without metrics.
+func Register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
 	if reg == nil {
-		return c
+		return nil
 	}
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register metrics: %w", err)
 		}
 	}
-	return c
+	return nil
 }

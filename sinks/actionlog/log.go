@@ -33,8 +33,12 @@ var (
 // Stdout is the path that means "write to standard output".
 const Stdout = "-"
 
-// Options configure a Log. The zero value is usable.
-type Options struct {
+// Config configures a Log. Path is required; zero values of the rest
+// take the defaults.
+type Config struct {
+	// Path is the file to append to, created with its directory if
+	// needed, or Stdout ("-") for standard output.
+	Path string
 	// WriteTimeout bounds how long Record waits for its line to be
 	// written (default 5s). On timeout Record returns ErrTimeout.
 	WriteTimeout time.Duration
@@ -51,7 +55,10 @@ type Options struct {
 	Stdout io.Writer
 }
 
-func (o Options) withDefaults() Options {
+func (o Config) withDefaults() (Config, error) {
+	if o.Path == "" {
+		return o, errors.New("action log: path is required (a file, or - for stdout)")
+	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 5 * time.Second
 	}
@@ -67,13 +74,13 @@ func (o Options) withDefaults() Options {
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
 	}
-	return o
+	return o, nil
 }
 
 // Log is the action log. It is safe for concurrent use; one goroutine
 // owns the file and writes the lines of concurrent Records in one batch.
 type Log struct {
-	opts    Options
+	opts    Config
 	log     *slog.Logger
 	metrics *metrics
 	w       *writer
@@ -85,16 +92,24 @@ type Log struct {
 	err    error // the last failure; nil when healthy
 }
 
-// Open opens (creating it and its directory if needed) the log at path,
-// or standard output for "-", and starts its writer.
-func Open(path string, opts Options) (*Log, error) {
-	opts = opts.withDefaults()
+// Open opens the log at cfg.Path (creating it and its directory if
+// needed), or standard output for "-", registers its metrics and starts
+// its writer.
+func Open(cfg Config) (*Log, error) {
+	opts, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("action log: %w", err)
+	}
 	l := &Log{
 		opts:    opts,
-		log:     opts.Logger.With("component", "actionlog", "path", path),
-		metrics: newMetrics(opts.Registerer),
+		log:     opts.Logger.With("component", "actionlog", "path", opts.Path),
+		metrics: m,
 	}
-	w, err := newWriter(path, opts, l)
+	w, err := newWriter(opts.Path, opts, l)
 	if err != nil {
 		return nil, fmt.Errorf("open action log: %w", err)
 	}

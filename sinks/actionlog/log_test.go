@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/roomwarden/roomwarden/engine"
-	"github.com/roomwarden/roomwarden/rules"
 )
 
 func outcome(i int) engine.Outcome {
@@ -26,7 +25,7 @@ func outcome(i int) engine.Outcome {
 		Rule:      "mute-seat-2-on-flagged-join",
 		EventID:   fmt.Sprintf("evt-%04d", i),
 		Action:    engine.ActionLockSeat,
-		Params:    rules.LockSeat{RoomID: "room-test", Index: 2, ForbidAudio: rules.True},
+		Params:    engine.LockSeat{RoomID: "room-test", Index: 2, ForbidAudio: engine.True},
 		Outcome:   engine.Succeeded,
 		Attempts:  1,
 		RequestID: "req-1",
@@ -34,9 +33,10 @@ func outcome(i int) engine.Outcome {
 	}
 }
 
-func openLog(t *testing.T, path string, opts Options) *Log {
+func openLog(t *testing.T, path string, opts Config) *Log {
 	t.Helper()
-	l, err := Open(path, opts)
+	opts.Path = path
+	l, err := Open(opts)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)
 	}
@@ -93,7 +93,7 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 func TestRecordWritesOneJSONLinePerOutcome(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "dir", "actions.jsonl")
 	reg := prometheus.NewRegistry()
-	l := openLog(t, path, Options{Registerer: reg})
+	l := openLog(t, path, Config{Registerer: reg})
 	want := []engine.Outcome{outcome(1), outcome(2)}
 	want[1].Outcome, want[1].ErrorCode, want[1].ErrorInfo = engine.Failed, 100004, "room does not exist"
 	for _, o := range want {
@@ -132,7 +132,7 @@ func TestRecordWritesOneJSONLinePerOutcome(t *testing.T) {
 
 func TestStdout(t *testing.T) {
 	var buf bytes.Buffer
-	l := openLog(t, Stdout, Options{Stdout: &buf})
+	l := openLog(t, Stdout, Config{Stdout: &buf})
 	record(t, l, outcome(1))
 	if err := l.Reopen(); err != nil {
 		t.Errorf("Reopen on stdout: %v", err)
@@ -151,7 +151,7 @@ func TestOpenFailsOnBadPath(t *testing.T) {
 	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(filepath.Join(blocker, "actions.jsonl"), Options{}); err == nil {
+	if _, err := Open(Config{Path: filepath.Join(blocker, "actions.jsonl")}); err == nil {
 		t.Fatal("Open under a regular file succeeded, want error")
 	}
 }
@@ -159,7 +159,7 @@ func TestOpenFailsOnBadPath(t *testing.T) {
 func TestReopenAfterRename(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "actions.jsonl")
 	reg := prometheus.NewRegistry()
-	l := openLog(t, path, Options{Registerer: reg, CheckInterval: time.Hour})
+	l := openLog(t, path, Config{Registerer: reg, CheckInterval: time.Hour})
 	record(t, l, outcome(1))
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
@@ -193,7 +193,7 @@ func TestDetectsRotation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "actions.jsonl")
 			reg := prometheus.NewRegistry()
-			l := openLog(t, path, Options{Registerer: reg, CheckInterval: 5 * time.Millisecond})
+			l := openLog(t, path, Config{Registerer: reg, CheckInterval: 5 * time.Millisecond})
 			record(t, l, outcome(1))
 			if err := tc.rotate(path); err != nil {
 				t.Fatal(err)
@@ -232,7 +232,7 @@ func TestDiskFullThenRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	l := openLog(t, path, Options{Registerer: reg, CheckInterval: time.Hour})
+	l := openLog(t, path, Config{Registerer: reg, CheckInterval: time.Hour})
 
 	for i := 1; i <= 2; i++ {
 		if err := l.Record(outcome(i)); err == nil {
@@ -269,7 +269,7 @@ func TestDiskFullThenRecovery(t *testing.T) {
 func TestUnwritableDirectoryThenRecovery(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "logs")
 	path := filepath.Join(dir, "actions.jsonl")
-	l := openLog(t, path, Options{CheckInterval: time.Hour})
+	l := openLog(t, path, Config{CheckInterval: time.Hour})
 	record(t, l, outcome(1))
 
 	if err := os.RemoveAll(dir); err != nil {
@@ -306,7 +306,7 @@ func TestUnwritableDirectoryThenRecovery(t *testing.T) {
 func TestConcurrentRecords(t *testing.T) {
 	const workers, each = 8, 100
 	path := filepath.Join(t.TempDir(), "actions.jsonl")
-	l := openLog(t, path, Options{})
+	l := openLog(t, path, Config{})
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
 	for w := range workers {
@@ -338,7 +338,7 @@ func TestConcurrentRecords(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "actions.jsonl")
-	l, err := Open(path, Options{})
+	l, err := Open(Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,20 +360,21 @@ func TestClose(t *testing.T) {
 	}
 }
 
-func TestTwoLogsShareARegistry(t *testing.T) {
+// TestSecondLogOnOneRegistryFails: metrics are registered once; a second
+// log on the same registry is a wiring mistake, reported as an error.
+func TestSecondLogOnOneRegistryFails(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	dir := t.TempDir()
-	a := openLog(t, filepath.Join(dir, "a.jsonl"), Options{Registerer: reg})
-	b := openLog(t, filepath.Join(dir, "b.jsonl"), Options{Registerer: reg})
-	record(t, a, outcome(1))
-	record(t, b, outcome(2))
-	if got := metricValue(t, reg, "roomwarden_action_log_lines_total"); got != 2 {
-		t.Errorf("lines_total = %v, want 2 (both logs counted)", got)
+	openLog(t, filepath.Join(dir, "a.jsonl"), Config{Registerer: reg})
+	_, err := Open(Config{Path: filepath.Join(dir, "b.jsonl"), Registerer: reg})
+	var already prometheus.AlreadyRegisteredError
+	if !errors.As(err, &already) {
+		t.Errorf("second Open on the same registry = %v, want AlreadyRegisteredError", err)
 	}
 }
 
 func BenchmarkRecord(b *testing.B) {
-	l, err := Open(filepath.Join(b.TempDir(), "actions.jsonl"), Options{})
+	l, err := Open(Config{Path: filepath.Join(b.TempDir(), "actions.jsonl")})
 	if err != nil {
 		b.Fatal(err)
 	}

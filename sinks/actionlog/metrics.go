@@ -1,9 +1,9 @@
 package actionlog
 
 import (
-	"github.com/roomwarden/roomwarden/internal/promreg"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roomwarden/roomwarden/internal/promreg"
 )
 
 type metrics struct {
@@ -13,23 +13,24 @@ type metrics struct {
 	reopens     prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
-	return &metrics{
-		lines: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		lines: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "roomwarden_action_log_lines_total",
 			Help: "Outcome lines written to the action log.",
-		})),
-		writeErrors: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		}),
+		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "roomwarden_action_log_write_errors_total",
 			Help: "Failed writes to the action log; their outcomes were not recorded and their events not acknowledged.",
-		})),
-		healthy: promreg.Register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		}),
+		healthy: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "roomwarden_action_log_healthy",
 			Help: "1 when the last action log write succeeded, 0 while it is failing.",
-		})),
-		reopens: promreg.Register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		}),
+		reopens: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "roomwarden_action_log_reopens_total",
 			Help: "Times the action log file was reopened (SIGUSR1, rename or removal).",
-		})),
+		}),
 	}
+	return m, promreg.Register(reg, m.lines, m.writeErrors, m.healthy, m.reopens)
 }

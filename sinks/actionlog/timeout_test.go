@@ -25,7 +25,7 @@ func TestWriteTimeoutThenRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reader.Close()
-	l := openLog(t, path, Options{WriteTimeout: 20 * time.Millisecond, CheckInterval: time.Hour})
+	l := openLog(t, path, Config{WriteTimeout: 20 * time.Millisecond, CheckInterval: time.Hour})
 
 	o := outcome(1)
 	o.ErrorInfo = strings.Repeat("x", 4096)

@@ -27,7 +27,7 @@ type writer struct {
 	closeErr error // set before done is closed
 
 	path  string
-	opts  Options
+	opts  Config
 	owner *Log
 
 	out     io.Writer   // the file, or stdout
@@ -38,7 +38,7 @@ type writer struct {
 	batch   []*request  // the requests in buf
 }
 
-func newWriter(path string, opts Options, owner *Log) (*writer, error) {
+func newWriter(path string, opts Config, owner *Log) (*writer, error) {
 	w := &writer{
 		reqs:    make(chan *request, maxBatch),
 		reopens: make(chan chan error),

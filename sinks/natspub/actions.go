@@ -1,7 +1,10 @@
 package natspub
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -39,31 +42,52 @@ type actionMsg struct {
 	data    []byte
 }
 
-// NewActions starts publishing to prefix (DefaultActionsPrefix when
-// empty). Call Close to stop.
-func NewActions(nc *nats.Conn, prefix string, opts ...Option) *Actions {
-	o := buildOptions(opts)
-	if prefix == "" {
-		prefix = DefaultActionsPrefix
+// ActionsConfig configures Actions. Conn is required; zero values of the
+// rest take the defaults.
+type ActionsConfig struct {
+	Conn *nats.Conn
+	// Prefix is the subject prefix; each outcome goes to
+	// <Prefix>.<outcome>. Default DefaultActionsPrefix.
+	Prefix string
+	// QueueSize is how many outcomes are buffered while NATS is slow
+	// before they are dropped (counted). Default 4096.
+	QueueSize int
+
+	Logger     *slog.Logger          // nil: discard
+	Registerer prometheus.Registerer // nil: metrics not registered
+}
+
+// NewActions starts publishing outcomes. Call Close to stop.
+func NewActions(cfg ActionsConfig) (*Actions, error) {
+	if cfg.Conn == nil {
+		return nil, errors.New("natspub: actions: a nats connection is required")
+	}
+	cfg.Prefix = cmp.Or(cfg.Prefix, DefaultActionsPrefix)
+	cfg.QueueSize = cmp.Or(cfg.QueueSize, 4096)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	a := &Actions{
-		nc:     nc,
-		prefix: prefix,
-		log:    o.log.With("component", "natspub.actions", "prefix", prefix),
-		queue:  make(chan actionMsg, o.queueSize),
+		nc:     cfg.Conn,
+		prefix: cfg.Prefix,
+		log:    cfg.Logger.With("component", "natspub.actions", "prefix", cfg.Prefix),
+		queue:  make(chan actionMsg, max(cfg.QueueSize, 1)),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
-		published: promreg.Register(o.reg, prometheus.NewCounter(prometheus.CounterOpts{
+		published: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "roomwarden_actions_published_total",
 			Help: "Outcomes published to the actions subject.",
-		})),
-		failures: promreg.Register(o.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomwarden_actions_publish_errors_total",
 			Help: "Outcomes not published to the actions subject, by reason (publish, queue_full, encode).",
-		}, []string{"reason"})),
+		}, []string{"reason"}),
+	}
+	if err := promreg.Register(cfg.Registerer, a.published, a.failures); err != nil {
+		return nil, fmt.Errorf("natspub: actions: %w", err)
 	}
 	go a.run()
-	return a
+	return a, nil
 }
 
 // Record queues o for publishing. It always returns nil: publishing is

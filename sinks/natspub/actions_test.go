@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/roomwarden/roomwarden/engine"
-	"github.com/roomwarden/roomwarden/rules"
 )
 
 func outcome(kind engine.OutcomeKind) engine.Outcome {
@@ -18,7 +17,7 @@ func outcome(kind engine.OutcomeKind) engine.Outcome {
 		Rule:      "mute-seat-2-on-flagged-join",
 		EventID:   "evt-0001",
 		Action:    engine.ActionLockSeat,
-		Params:    rules.LockSeat{RoomID: "room-test", Index: 2, ForbidAudio: rules.True},
+		Params:    engine.LockSeat{RoomID: "room-test", Index: 2, ForbidAudio: engine.True},
 		Outcome:   kind,
 		Attempts:  6,
 		ErrorCode: 70500,
@@ -44,7 +43,7 @@ func TestActionsPublishesPerOutcomeSubject(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a := NewActions(nc, tc.prefix)
+			a := newActions(t, ActionsConfig{Conn: nc, Prefix: tc.prefix})
 			defer a.Close()
 			want := outcome(tc.kind)
 			if err := a.Record(want); err != nil {
@@ -73,7 +72,7 @@ func TestActionsPublishesPerOutcomeSubject(t *testing.T) {
 func TestActionsFailureIsCountedNotReturned(t *testing.T) {
 	nc := startNATS(t)
 	reg := prometheus.NewRegistry()
-	a := NewActions(nc, "", WithRegisterer(reg))
+	a := newActions(t, ActionsConfig{Conn: nc, Registerer: reg})
 	nc.Close()
 	if err := a.Record(outcome(engine.Failed)); err != nil {
 		t.Errorf("Record = %v, want nil (best effort)", err)
@@ -90,7 +89,7 @@ func TestActionsFailureIsCountedNotReturned(t *testing.T) {
 func TestActionsQueueFullDrops(t *testing.T) {
 	nc := startNATS(t)
 	reg := prometheus.NewRegistry()
-	a := NewActions(nc, "", WithRegisterer(reg), WithQueueSize(1))
+	a := newActions(t, ActionsConfig{Conn: nc, Registerer: reg, QueueSize: 1})
 	a.Close()
 	for range 3 {
 		if err := a.Record(outcome(engine.Succeeded)); err != nil {
@@ -121,4 +120,13 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) fl
 		}
 	}
 	return 0
+}
+
+func newActions(t *testing.T, cfg ActionsConfig) *Actions {
+	t.Helper()
+	a, err := NewActions(cfg)
+	if err != nil {
+		t.Fatalf("NewActions: %v", err)
+	}
+	return a
 }

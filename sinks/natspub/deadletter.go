@@ -1,10 +1,12 @@
 package natspub
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -50,26 +52,44 @@ type DeadLetter struct {
 	errors  *prometheus.CounterVec
 }
 
-// NewDeadLetter publishes to subject (DefaultDLQSubject when empty); see
-// EnsureStream for the stream behind it.
-func NewDeadLetter(js jetstream.JetStream, subject string, opts ...Option) *DeadLetter {
-	o := buildOptions(opts)
-	if subject == "" {
-		subject = DefaultDLQSubject
+// DeadLetterConfig configures DeadLetter. JetStream is required; zero
+// values of the rest take the defaults.
+type DeadLetterConfig struct {
+	JetStream jetstream.JetStream
+	// Subject is where dead letters are published (default
+	// DefaultDLQSubject); see EnsureStream for the stream behind it.
+	Subject string
+
+	Logger     *slog.Logger          // nil: discard
+	Registerer prometheus.Registerer // nil: metrics not registered
+}
+
+// NewDeadLetter returns a DeadLetter publishing to cfg.Subject.
+func NewDeadLetter(cfg DeadLetterConfig) (*DeadLetter, error) {
+	if cfg.JetStream == nil {
+		return nil, errors.New("natspub: dead letters: jetstream is required")
 	}
-	return &DeadLetter{
-		js:      js,
-		subject: subject,
-		log:     o.log.With("component", "natspub.deadletter", "subject", subject),
-		stored: promreg.Register(o.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	cfg.Subject = cmp.Or(cfg.Subject, DefaultDLQSubject)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	d := &DeadLetter{
+		js:      cfg.JetStream,
+		subject: cfg.Subject,
+		log:     cfg.Logger.With("component", "natspub.deadletter", "subject", cfg.Subject),
+		stored: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomwarden_dead_letters_total",
 			Help: "Dead letters stored, by kind (action, event).",
-		}, []string{"kind"})),
-		errors: promreg.Register(o.reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		}, []string{"kind"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomwarden_dead_letter_errors_total",
 			Help: "Dead letters that could not be stored, by kind (action, event).",
-		}, []string{"kind"})),
+		}, []string{"kind"}),
 	}
+	if err := promreg.Register(cfg.Registerer, d.stored, d.errors); err != nil {
+		return nil, fmt.Errorf("natspub: dead letters: %w", err)
+	}
+	return d, nil
 }
 
 // DeadLetter stores an action whose retries are exhausted: the body is

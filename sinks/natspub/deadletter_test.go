@@ -26,7 +26,7 @@ func dlq(t *testing.T) (*DeadLetter, jetstream.Stream) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewDeadLetter(js, ""), stream
+	return newDeadLetter(t, js, ""), stream
 }
 
 func storedMsg(t *testing.T, stream jetstream.Stream, seq uint64) *jetstream.RawStreamMsg {
@@ -153,7 +153,7 @@ func TestDeadLetterEvent(t *testing.T) {
 // no PubAck, so the dead letter is not durable and the caller must know.
 func TestDeadLetterWithoutStreamFails(t *testing.T) {
 	js := newJetStream(t, startNATS(t))
-	d := NewDeadLetter(js, "nowhere.dlq")
+	d := newDeadLetter(t, js, "nowhere.dlq")
 	err := d.DeadLetterEvent(testContext(t), engine.Malformed{Subject: "s", StreamSeq: 1, Reason: "r", Data: []byte("x")})
 	if err == nil {
 		t.Fatal("DeadLetterEvent without a stream succeeded, want error")
@@ -213,4 +213,13 @@ func TestHeaderValue(t *testing.T) {
 			}
 		})
 	}
+}
+
+func newDeadLetter(t *testing.T, js jetstream.JetStream, subject string) *DeadLetter {
+	t.Helper()
+	d, err := NewDeadLetter(DeadLetterConfig{JetStream: js, Subject: subject})
+	if err != nil {
+		t.Fatalf("NewDeadLetter: %v", err)
+	}
+	return d
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/roomwarden/roomwarden/engine"
-	"github.com/roomwarden/roomwarden/rules"
 )
 
 // BenchmarkLockSeat is one full call against a loopback httptest server
@@ -18,7 +17,7 @@ func BenchmarkLockSeat(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	p := engine.LockSeat{RoomID: "room-test", Index: 2, ForbidAudio: rules.True}
+	p := engine.LockSeat{RoomID: "room-test", Index: 2, ForbidAudio: engine.True}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.LockSeat(b.Context(), p); err != nil {
@@ -30,7 +29,7 @@ func BenchmarkLockSeat(b *testing.B) {
 // BenchmarkRenderRequest is the client's own work per call: URL and body.
 func BenchmarkRenderRequest(b *testing.B) {
 	prefix := urlPrefix("https://adminapisgp.im.qcloud.com", 1400000000, "administrator")
-	p := engine.LockSeat{RoomID: "room-test", Index: 2, ForbidAudio: rules.True}
+	p := engine.LockSeat{RoomID: "room-test", Index: 2, ForbidAudio: engine.True}
 	buf := make([]byte, 0, 128)
 	b.ReportAllocs()
 	for b.Loop() {

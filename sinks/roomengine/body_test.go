@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/roomwarden/roomwarden/engine"
-	"github.com/roomwarden/roomwarden/rules"
 )
 
 func FuzzAppendBody(f *testing.F) {
@@ -16,7 +15,7 @@ func FuzzAppendBody(f *testing.F) {
 		f.Add(s, 3, uint8(0), uint8(2))
 	}
 	f.Fuzz(func(t *testing.T, room string, index int, taken, audio uint8) {
-		p := engine.LockSeat{RoomID: room, Index: index, ForbidTaken: rules.Flag(taken % 3), ForbidAudio: rules.Flag(audio % 3)}
+		p := engine.LockSeat{RoomID: room, Index: index, ForbidTaken: engine.Flag(taken % 3), ForbidAudio: engine.Flag(audio % 3)}
 		body := appendBody(nil, p)
 		var got map[string]any
 		if err := json.Unmarshal(body, &got); err != nil {
@@ -46,7 +45,7 @@ func TestLockSeatConcurrent(t *testing.T) {
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 10 {
-				if _, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: "r", Index: g*10 + i, ForbidAudio: rules.True}); err != nil {
+				if _, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: "r", Index: g*10 + i, ForbidAudio: engine.True}); err != nil {
 					t.Error(err)
 				}
 			}

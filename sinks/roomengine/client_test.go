@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/roomwarden/roomwarden/engine"
-	"github.com/roomwarden/roomwarden/rules"
 )
 
 func TestLockSeatRequestForm(t *testing.T) {
@@ -25,13 +24,13 @@ func TestLockSeatRequestForm(t *testing.T) {
 	}{
 		{"no flags", engine.LockSeat{RoomID: "room-test", Index: 2},
 			`{"RoomId":"room-test","Index":2}`},
-		{"audio only", engine.LockSeat{RoomID: "room-test", Index: 2, ForbidAudio: rules.True},
+		{"audio only", engine.LockSeat{RoomID: "room-test", Index: 2, ForbidAudio: engine.True},
 			`{"RoomId":"room-test","Index":2,"ForbidAudio":true}`},
-		{"all set", engine.LockSeat{RoomID: "r", Index: 0, ForbidTaken: rules.True, ForbidVideo: rules.False, ForbidAudio: rules.True},
+		{"all set", engine.LockSeat{RoomID: "r", Index: 0, ForbidTaken: engine.True, ForbidVideo: engine.False, ForbidAudio: engine.True},
 			`{"RoomId":"r","Index":0,"ForbidTaken":true,"ForbidVideo":false,"ForbidAudio":true}`},
-		{"unlock taken", engine.LockSeat{RoomID: "r", Index: 7, ForbidTaken: rules.False},
+		{"unlock taken", engine.LockSeat{RoomID: "r", Index: 7, ForbidTaken: engine.False},
 			`{"RoomId":"r","Index":7,"ForbidTaken":false}`},
-		{"escaped room id", engine.LockSeat{RoomID: "a\"b\\c\n<é>", Index: 1, ForbidVideo: rules.True},
+		{"escaped room id", engine.LockSeat{RoomID: "a\"b\\c\n<é>", Index: 1, ForbidVideo: engine.True},
 			`{"RoomId":"a\"b\\c\n\u003cé\u003e","Index":1,"ForbidVideo":true}`},
 	}
 	for _, tc := range tests {
@@ -157,7 +156,7 @@ func TestLockSeatErrorClasses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newRecorder(t, tc.handler)
 			c := newTestClient(t, srv.URL, nil)
-			_, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True})
+			_, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: engine.True})
 			ce := mustCallError(t, err)
 			if ce.Class != tc.wantClass || ce.Code != tc.wantCode || ce.Status != tc.wantStatus {
 				t.Errorf("got class %v code %d status %d (%v), want %v %d %d",
@@ -204,7 +203,8 @@ func TestLockSeatTransportErrors(t *testing.T) {
 		}
 	})
 	t.Run("client timeout", func(t *testing.T) {
-		c := newTestClient(t, slow.URL, nil, shortTimeout(100*time.Millisecond))
+		c := newTestClient(t, slow.URL, nil)
+		c.hc.Timeout = 100 * time.Millisecond // below the backend's 3 s, to keep the test short
 		ce := mustCallError(t, lockOne(t, c, t.Context()))
 		var ne net.Error
 		if ce.Class != engine.Retryable || !errors.As(ce, &ne) || !ne.Timeout() {
@@ -215,7 +215,7 @@ func TestLockSeatTransportErrors(t *testing.T) {
 
 func lockOne(t *testing.T, c *Client, ctx context.Context) error {
 	t.Helper()
-	_, err := c.LockSeat(ctx, engine.LockSeat{RoomID: "r", Index: 1, ForbidTaken: rules.True})
+	_, err := c.LockSeat(ctx, engine.LockSeat{RoomID: "r", Index: 1, ForbidTaken: engine.True})
 	if err == nil {
 		t.Fatal("LockSeat succeeded, want an error")
 	}

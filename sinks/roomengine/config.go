@@ -39,11 +39,8 @@ type Config struct {
 	// renews it at half-life. Default 24h, at least 1m.
 	UserSigTTL time.Duration
 	// Timeout bounds one HTTP call. Default 5s; it must be above the
-	// backend's 3s timeout unless AllowShortTimeout is set.
+	// backend's 3s timeout, or slow successes would turn into retries.
 	Timeout time.Duration
-	// AllowShortTimeout accepts a Timeout of 3s or less. Tests only: in
-	// production a short timeout turns slow successes into retries.
-	AllowShortTimeout bool
 	// Logger receives debug lines per call and notices on UserSig renewal.
 	// Nil discards.
 	Logger *slog.Logger
@@ -85,7 +82,7 @@ func (c Config) check() error {
 		return fmt.Errorf("roomengine: usersig_ttl %v is too short: use at least %v (24h is recommended)", c.UserSigTTL, minUserSigTTL)
 	case c.Timeout < 0:
 		return fmt.Errorf("roomengine: timeout %v is negative", c.Timeout)
-	case c.Timeout <= BackendTimeout && !c.AllowShortTimeout:
+	case c.Timeout <= BackendTimeout:
 		return fmt.Errorf("roomengine: timeout %v must be above the backend's %v timeout (default %v)", c.Timeout, BackendTimeout, DefaultTimeout)
 	}
 	return nil

@@ -30,7 +30,6 @@ func TestNewValidates(t *testing.T) {
 		{"no key", func(c *Config) { c.SecretKey = nil }, "secret key is empty"},
 		{"short ttl", func(c *Config) { c.UserSigTTL = time.Second }, "usersig_ttl 1s is too short"},
 		{"timeout at backend", func(c *Config) { c.Timeout = 3 * time.Second }, "must be above the backend's 3s"},
-		{"short timeout allowed", func(c *Config) { c.Timeout, c.AllowShortTimeout = time.Millisecond, true }, ""},
 		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }, "negative"},
 	}
 	for _, tc := range tests {

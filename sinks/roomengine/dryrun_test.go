@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/roomwarden/roomwarden/engine"
-	"github.com/roomwarden/roomwarden/rules"
 )
 
 func TestDryRun(t *testing.T) {
@@ -17,9 +16,9 @@ func TestDryRun(t *testing.T) {
 		p        engine.LockSeat
 		wantBody string
 	}{
-		{"audio", engine.LockSeat{RoomID: "room-test", Index: 2, ForbidAudio: rules.True},
+		{"audio", engine.LockSeat{RoomID: "room-test", Index: 2, ForbidAudio: engine.True},
 			`{"RoomId":"room-test","Index":2,"ForbidAudio":true}`},
-		{"all", engine.LockSeat{RoomID: "r", Index: 0, ForbidTaken: rules.True, ForbidVideo: rules.True, ForbidAudio: rules.False},
+		{"all", engine.LockSeat{RoomID: "r", Index: 0, ForbidTaken: engine.True, ForbidVideo: engine.True, ForbidAudio: engine.False},
 			`{"RoomId":"r","Index":0,"ForbidTaken":true,"ForbidVideo":true,"ForbidAudio":false}`},
 	}
 	for _, tc := range tests {

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/roomwarden/roomwarden/internal/syncbuf"
 )
@@ -100,8 +99,4 @@ func newTestClient(t *testing.T, endpoint string, logs io.Writer, edit ...func(*
 	}
 	t.Cleanup(c.Close)
 	return c
-}
-
-func shortTimeout(d time.Duration) func(*Config) {
-	return func(c *Config) { c.Timeout, c.AllowShortTimeout = d, true }
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/roomwarden/roomwarden/engine"
-	"github.com/roomwarden/roomwarden/rules"
 )
 
 // TestLogCallRequestID checks that each call's log line carries the
@@ -25,7 +24,7 @@ func TestLogCallRequestID(t *testing.T) {
 			srv := newRecorder(t, answer(200, tc.body))
 			var logs bytes.Buffer
 			c := newTestClient(t, srv.URL, &logs)
-			_, _ = c.LockSeat(t.Context(), engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True})
+			_, _ = c.LockSeat(t.Context(), engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: engine.True})
 			if !strings.Contains(logs.String(), tc.want) {
 				t.Errorf("log %q does not contain %s", logs.String(), tc.want)
 			}

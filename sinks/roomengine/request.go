@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/roomwarden/roomwarden/engine"
-	"github.com/roomwarden/roomwarden/rules"
 )
 
 // LockSeatPath is the API path of lock_seat.
@@ -54,7 +53,7 @@ func appendBody(b []byte, p engine.LockSeat) []byte {
 	return append(b, '}')
 }
 
-func appendFlag(b []byte, field string, f rules.Flag) []byte {
+func appendFlag(b []byte, field string, f engine.Flag) []byte {
 	if !f.IsSet() {
 		return b
 	}

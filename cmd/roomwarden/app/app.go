@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/roomwarden/roomwarden/engine"
+	"github.com/roomwarden/roomwarden/engine/executor"
+	"github.com/roomwarden/roomwarden/engine/intake"
+	"github.com/roomwarden/roomwarden/engine/state"
+	"github.com/roomwarden/roomwarden/internal/promreg"
 	"github.com/roomwarden/roomwarden/rules"
 	"github.com/roomwarden/roomwarden/sinks/actionlog"
 	"github.com/roomwarden/roomwarden/sinks/natspub"
@@ -27,6 +32,7 @@ import (
 type Options struct {
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // nil: a fresh one with Go and process collectors
+	Stdout   io.Writer            // where action_log.path "-" writes; nil: os.Stdout
 }
 
 // App is the running daemon. New acquires every resource and fails fast
@@ -35,14 +41,15 @@ type Options struct {
 type App struct {
 	cfg    *Config
 	log    *slog.Logger
+	stdout io.Writer
 	reg    *prometheus.Registry
 	health *health
 
 	embedded *Embedded
 	nc       *nats.Conn
 	watcher  *rules.Watcher
-	exec     *engine.Executor
-	intake   *engine.Intake
+	exec     *executor.Executor
+	intake   *intake.Intake
 	alog     *actionlog.Log
 	actions  *natspub.Actions
 	pipeline *engine.Pipeline
@@ -59,15 +66,21 @@ func New(cfg *Config, o Options) (*App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: o.Logger, reg: o.Registry}
+	a := &App{cfg: cfg, log: o.Logger, reg: o.Registry, stdout: o.Stdout}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
 	if a.reg == nil {
 		a.reg = prometheus.NewRegistry()
-		a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		if err := promreg.Register(a.reg, collectors.NewGoCollector(),
+			collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+			return nil, err
+		}
 	}
-	a.health = newHealth(a.reg)
+	var err error
+	if a.health, err = newHealth(a.reg); err != nil {
+		return nil, err
+	}
 	steps := []func() error{a.openRules, a.openActionLog, a.openNATS, a.openEngine, a.openHTTP}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -79,7 +92,8 @@ func New(cfg *Config, o Options) (*App, error) {
 }
 
 func (a *App) openRules() error {
-	w, err := rules.NewWatcher(a.cfg.Rules.Dir, a.onReload, a.log.With("component", "rules"))
+	// The watcher logs each reload; health exports it.
+	w, err := rules.NewWatcher(rules.WatcherConfig{Dir: a.cfg.Rules.Dir, OnReload: a.health.reloaded, Logger: a.log})
 	if err != nil {
 		return fmt.Errorf("rules: %w", err)
 	}
@@ -88,21 +102,9 @@ func (a *App) openRules() error {
 	return nil
 }
 
-// onReload logs and exports each reload's outcome.
-func (a *App) onReload(r rules.ReloadResult) {
-	a.health.reloaded(r)
-	if r.Err != nil {
-		a.log.Error("rules reload failed; keeping the previous rules", "component", "rules", "err", r.Err)
-		return
-	}
-	if r.Changed {
-		a.log.Info("rules reloaded", "component", "rules", "hash", r.Hash, "rules", r.Rules)
-	}
-}
-
 func (a *App) openActionLog() error {
-	l, err := actionlog.Open(a.cfg.ActionLog.Path, actionlog.Options{
-		WriteTimeout: a.cfg.ActionLog.WriteTimeout.Duration(), Registerer: a.reg, Logger: a.log})
+	l, err := actionlog.Open(actionlog.Config{Path: a.cfg.ActionLog.Path,
+		WriteTimeout: a.cfg.ActionLog.WriteTimeout.Duration(), Stdout: a.stdout, Registerer: a.reg, Logger: a.log})
 	if err != nil {
 		return fmt.Errorf("action log: %w", err)
 	}
@@ -142,29 +144,40 @@ func (a *App) openEngine() error {
 	if err := natspub.EnsureStream(ctx, js, a.cfg.NATS.DLQ.Stream, a.cfg.NATS.DLQ.Subject); err != nil {
 		return fmt.Errorf("dead-letter stream: %w", err)
 	}
-	dlq := natspub.NewDeadLetter(js, a.cfg.NATS.DLQ.Subject, natspub.WithLogger(a.log), natspub.WithRegisterer(a.reg))
-	a.exec, err = engine.NewExecutor(a.cfg.ExecutorConfig(), sink, dry, dlq, a.log, a.reg)
+	dlq, err := natspub.NewDeadLetter(natspub.DeadLetterConfig{JetStream: js, Subject: a.cfg.NATS.DLQ.Subject,
+		Logger: a.log, Registerer: a.reg})
 	if err != nil {
-		return fmt.Errorf("executor: %w", err)
+		return err
 	}
-	a.actions = natspub.NewActions(a.nc, a.cfg.ActionLog.Subject, natspub.WithLogger(a.log), natspub.WithRegisterer(a.reg))
-	rec := fanout{a.alog, a.actions}
-	cd := rules.NewCooldowns(a.cfg.Cooldowns.MaxKeys)
-	registerCooldownMetrics(a.reg, cd)
-	a.pipeline = engine.NewPipeline(engine.PipelineConfig{DryRun: a.cfg.DryRun}, a.watcher, cd, a.exec,
-		rec, dlq, a.log, a.reg)
-	a.intake, err = engine.NewIntake(js, a.cfg.IntakeConfig(dlq), a.pipeline, a.log, a.reg)
+	a.actions, err = natspub.NewActions(natspub.ActionsConfig{Conn: a.nc, Prefix: a.cfg.ActionLog.Subject,
+		Logger: a.log, Registerer: a.reg})
 	if err != nil {
-		return fmt.Errorf("intake: %w", err)
+		return err
 	}
-	if err := a.intake.Setup(ctx); err != nil {
-		return fmt.Errorf("intake: %w", err)
+	ec := a.cfg.ExecutorConfig()
+	ec.Sink, ec.DryRun, ec.DeadLetters, ec.Logger, ec.Registerer = sink, dry, dlq, a.log, a.reg
+	if a.exec, err = executor.New(ec); err != nil {
+		return err
 	}
-	return nil
+	cd := state.NewCooldowns(a.cfg.Cooldowns.MaxKeys)
+	if err := registerCooldownMetrics(a.reg, cd); err != nil {
+		return err
+	}
+	a.pipeline, err = engine.NewPipeline(engine.PipelineConfig{Rules: a.watcher, Cooldowns: cd, Executor: a.exec,
+		Recorder: fanout{a.alog, a.actions}, DeadLetters: dlq, DryRun: a.cfg.DryRun, Logger: a.log, Registerer: a.reg})
+	if err != nil {
+		return err
+	}
+	ic := a.cfg.IntakeConfig()
+	ic.JetStream, ic.Handler, ic.DeadLetters, ic.Logger, ic.Registerer = js, a.pipeline, dlq, a.log, a.reg
+	if a.intake, err = intake.New(ic); err != nil {
+		return err
+	}
+	return a.intake.Setup(ctx)
 }
 
 // roomEngine builds the Room Engine client and its dry-run renderer.
-func (a *App) roomEngine() (engine.Sink, engine.Sink, error) {
+func (a *App) roomEngine() (*roomengine.Client, *roomengine.DryRun, error) {
 	key, warn, err := a.cfg.SecretKey()
 	if err != nil {
 		return nil, nil, err
@@ -187,31 +200,33 @@ func (a *App) roomEngine() (engine.Sink, engine.Sink, error) {
 	return c, roomengine.NewDryRun(c), nil
 }
 
-// Run serves until ctx is done, then drains: the intake stops fetching
-// and waits for in-flight events, the executor finishes or gives back
-// what is left, and the action log is flushed. Close releases the rest.
+// Run serves until ctx is done, then stops within shutdown_timeout: the
+// intake stops fetching and waits for the events in flight, then the
+// executor, whose remaining actions (if the timeout cut the wait short)
+// belong to events given back for redelivery, abandons them. Close
+// releases the rest.
 func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	execCtx, stopExec := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopExec()
-	wg.Go(func() { _ = a.exec.Run(execCtx) })
-	wg.Go(func() { a.serveHTTP() })
+	intakeErr := make(chan error, 1)
+	wg.Go(func() { intakeErr <- a.intake.Run() })
+	wg.Go(a.serveHTTP)
 	wg.Go(func() { _ = a.watcher.Run(ctx) })
 	a.log.Info("roomwarden running", "nats", a.nc.ConnectedUrlRedacted(), "rules", a.watcher.Current().Len(),
 		"http", a.HTTPAddr(), "dry_run", a.cfg.DryRun)
-	err := a.intake.Run(ctx)
-	// The intake has waited (up to shutdown_timeout) for every event in
-	// flight; whatever the executor still holds belongs to events given
-	// back for redelivery, so abandon it rather than retry on.
-	abandoned, cancel := context.WithCancel(context.Background())
-	cancel()
-	_ = a.exec.Drain(abandoned)
-	stopExec()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-intakeErr:
+		a.log.Error("intake stopped", "err", err)
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout.Duration())
+	defer cancel()
+	if serr := a.intake.Stop(stopCtx); serr != nil {
+		a.log.Warn("shutdown timeout: events still in flight were given back for redelivery", "err", serr)
+	}
+	_ = a.exec.Stop(stopCtx)
 	a.shutdownHTTP()
 	wg.Wait()
-	if errors.Is(err, context.Canceled) {
-		err = nil
-	}
 	a.log.Info("roomwarden stopped")
 	return err
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/roomwarden/roomwarden/engine"
+	"github.com/roomwarden/roomwarden/engine/decode"
 	"github.com/roomwarden/roomwarden/internal/daemontest"
 	"github.com/roomwarden/roomwarden/sinks/natspub"
 )
@@ -36,7 +37,7 @@ func TestBadInputDeadLettered(t *testing.T) {
 		wantReason    string
 		wantTruncated bool
 	}{
-		{"oversized", oversizedEvent(engine.MaxEventBytes + 1024), "over the 1 MiB limit", true},
+		{"oversized", oversizedEvent(decode.MaxEventBytes + 1024), "over the 1 MiB limit", true},
 		{"deeply nested", `{"id":"deep","type":"member.enter","room_id":"r","attrs":{"a":` +
 			strings.Repeat("[", 500) + strings.Repeat("]", 500) + `}}`, "json nesting deeper than 64", false},
 		{"invalid utf-8", "{\"id\":\"utf\",\"type\":\"member.enter\",\"room_id\":\"r\xff\xfe\"}", "invalid UTF-8 at byte 46", false},
@@ -95,7 +96,7 @@ func TestBadInputDeadLettered(t *testing.T) {
 	}
 	// Beyond the embedded server's max_payload NATS refuses the publish
 	// itself: the producer gets the error, nothing is stored or lost.
-	huge := oversizedEvent(4*engine.MaxEventBytes + 1)
+	huge := oversizedEvent(4*decode.MaxEventBytes + 1)
 	if _, err := js.Publish(ctx, "rooms.events.member.enter", []byte(huge)); !errors.Is(err, nats.ErrMaxPayload) {
 		t.Errorf("publishing %d bytes: err = %v, want %v", len(huge), err, nats.ErrMaxPayload)
 	}

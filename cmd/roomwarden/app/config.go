@@ -15,7 +15,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/roomwarden/roomwarden/engine"
+	"github.com/roomwarden/roomwarden/engine/executor"
+	"github.com/roomwarden/roomwarden/engine/intake"
 )
 
 // Config is the daemon's YAML config file. Keys and nesting are a user
@@ -168,41 +169,39 @@ func Default() *Config {
 	}
 }
 
-// IntakeConfig is the engine's view of the nats section; dead letters of
-// events that exhausted their deliveries go to dl.
-func (c *Config) IntakeConfig(dl engine.EventDeadLetterSink) engine.IntakeConfig {
+// IntakeConfig is the intake's view of the nats section; the caller
+// adds the connection, the handler and the dead-letter sink.
+func (c *Config) IntakeConfig() intake.Config {
 	n := c.NATS
 	backoff := make([]time.Duration, len(n.Consumer.BackOff))
 	for i, b := range n.Consumer.BackOff {
 		backoff[i] = b.Duration()
 	}
-	return engine.IntakeConfig{
-		Stream:          n.Stream,
-		Subjects:        n.Subjects,
-		Durable:         n.Durable,
-		MaxAge:          n.StreamMaxAge.Duration(),
-		AckWait:         n.Consumer.AckWait.Duration(),
-		MaxAckPending:   n.Consumer.MaxAckPending,
-		MaxDeliver:      n.Consumer.MaxDeliver,
-		BackOff:         backoff,
-		Concurrency:     n.Consumer.Concurrency,
-		FetchBatch:      n.Consumer.FetchBatch,
-		ShutdownTimeout: c.ShutdownTimeout.Duration(),
-		DeadLetters:     dl,
+	return intake.Config{
+		Stream:        n.Stream,
+		Subjects:      n.Subjects,
+		Durable:       n.Durable,
+		MaxAge:        n.StreamMaxAge.Duration(),
+		AckWait:       n.Consumer.AckWait.Duration(),
+		MaxAckPending: n.Consumer.MaxAckPending,
+		MaxDeliver:    n.Consumer.MaxDeliver,
+		BackOff:       backoff,
+		Concurrency:   n.Consumer.Concurrency,
+		FetchBatch:    n.Consumer.FetchBatch,
 	}
 }
 
-// ExecutorConfig is the engine's view of the executor section.
-func (c *Config) ExecutorConfig() engine.ExecutorConfig {
+// ExecutorConfig is the executor's view of the executor section; the
+// caller adds the sinks.
+func (c *Config) ExecutorConfig() executor.Config {
 	e := c.Executor
-	return engine.ExecutorConfig{
+	return executor.Config{
 		RatePerSecond:  e.RatePerSecond,
 		MaxAttempts:    e.MaxAttempts,
 		BackoffInitial: e.BackoffInitial.Duration(),
 		BackoffMax:     e.BackoffMax.Duration(),
 		Workers:        e.Workers,
 		QueueSize:      e.QueueSize,
-		RestartSafe:    true,
 	}
 }
 

@@ -95,9 +95,9 @@ shutdown_timeout: 30s
 	if cfg.Executor.Workers != 8 || cfg.Executor.RatePerSecond != 200 || cfg.ShutdownTimeout.Duration() != 30*time.Second {
 		t.Errorf("executor = %+v, shutdown_timeout = %s", cfg.Executor, cfg.ShutdownTimeout.Duration())
 	}
-	ic := cfg.IntakeConfig(nil)
+	ic := cfg.IntakeConfig()
 	if ic.AckWait != time.Minute || !slices.Equal(ic.BackOff, []time.Duration{time.Minute, 10 * time.Minute}) ||
-		ic.ShutdownTimeout != 30*time.Second || ic.MaxAge != 72*time.Hour {
+		ic.MaxAge != 72*time.Hour {
 		t.Errorf("IntakeConfig = %+v", ic)
 	}
 	if o := cfg.NATSOptions(); o.CAFile != "ca.pem" {

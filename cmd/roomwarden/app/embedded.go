@@ -10,17 +10,17 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/roomwarden/roomwarden/engine"
+	"github.com/roomwarden/roomwarden/engine/decode"
 )
 
 // embeddedReadyTimeout bounds the embedded server's start.
 const embeddedReadyTimeout = 10 * time.Second
 
 // embeddedMaxPayload is the largest message the embedded server accepts:
-// four times the decoder's limit (engine.MaxEventBytes), so an oversized
+// four times the decoder's limit (decode.MaxEventBytes), so an oversized
 // event reaches the daemon and is dead-lettered with its reason instead
 // of being refused to the producer by NATS's default 1 MiB limit.
-const embeddedMaxPayload = 4 * engine.MaxEventBytes
+const embeddedMaxPayload = 4 * decode.MaxEventBytes
 
 // Embedded is the in-process NATS server with JetStream that runs when
 // nats.url is empty, so one command runs everything on one machine.

@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/roomwarden/roomwarden/engine/state"
+	"github.com/roomwarden/roomwarden/internal/promreg"
 	"github.com/roomwarden/roomwarden/rules"
 )
 
@@ -20,7 +22,7 @@ type health struct {
 	hash        *prometheus.GaugeVec
 }
 
-func newHealth(reg prometheus.Registerer) *health {
+func newHealth(reg prometheus.Registerer) (*health, error) {
 	h := &health{
 		success: prometheus.NewGauge(prometheus.GaugeOpts{Name: "roomwarden_rules_last_reload_successful",
 			Help: "1 if the last rules reload succeeded, 0 if it failed (the previous rules keep running)."}),
@@ -31,8 +33,7 @@ func newHealth(reg prometheus.Registerer) *health {
 		hash: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "roomwarden_rules_info",
 			Help: "The rule set in force: its content hash and rule count (value)."}, []string{"hash"}),
 	}
-	reg.MustRegister(h.success, h.lastSuccess, h.reloads, h.hash)
-	return h
+	return h, promreg.Register(reg, h.success, h.lastSuccess, h.reloads, h.hash)
 }
 
 func (h *health) reloaded(r rules.ReloadResult) {
@@ -64,8 +65,8 @@ func (h *health) lastReload() rules.ReloadResult {
 
 // registerCooldownMetrics exports the size of the cooldown store and how
 // often it was full (an action then runs rather than being suppressed).
-func registerCooldownMetrics(reg prometheus.Registerer, cd *rules.Cooldowns) {
-	reg.MustRegister(
+func registerCooldownMetrics(reg prometheus.Registerer, cd *state.Cooldowns) error {
+	return promreg.Register(reg,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomwarden_cooldown_keys",
 			Help: "Cooldown keys held (expired keys are swept)."}, func() float64 { return float64(cd.Len()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomwarden_cooldown_overflows_total",

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/roomwarden/roomwarden/engine"
-	"github.com/roomwarden/roomwarden/rules"
 	"github.com/roomwarden/roomwarden/sinks/roomengine"
 )
 
@@ -25,7 +24,7 @@ func BenchmarkSimLockSeat(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	p := engine.LockSeat{RoomID: "room-test", Index: 2, ForbidAudio: rules.True}
+	p := engine.LockSeat{RoomID: "room-test", Index: 2, ForbidAudio: engine.True}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.LockSeat(b.Context(), p); err != nil {

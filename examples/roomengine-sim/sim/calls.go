@@ -4,7 +4,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/roomwarden/roomwarden/rules"
+	"github.com/roomwarden/roomwarden/engine"
 )
 
 // Call is one lock_seat request as the simulator saw and answered it.
@@ -14,9 +14,9 @@ type Call struct {
 	Random      uint32
 	RoomID      string
 	Index       int
-	ForbidTaken rules.Flag
-	ForbidVideo rules.Flag
-	ForbidAudio rules.Flag
+	ForbidTaken engine.Flag
+	ForbidVideo engine.Flag
+	ForbidAudio engine.Flag
 	Code        int // the ErrorCode answered; 0 for OK or an HTTP fault
 	HTTPStatus  int // 200, or the injected fault's status
 	Delay       time.Duration

@@ -9,8 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/roomwarden/roomwarden/rules"
-	"github.com/roomwarden/roomwarden/sinks/roomengine"
+	"github.com/roomwarden/roomwarden/engine"
 )
 
 // lockBody is the lock_seat request body; pointers tell absent from zero.
@@ -52,11 +51,11 @@ func checkQuery(method string, q url.Values, appID uint64) (string, uint32, verd
 
 // checkUserSig verifies sig for identifier at now.
 func (s *Server) checkUserSig(sig, identifier string, now time.Time) verdict {
-	id, app, err := roomengine.VerifyUserSig(sig, s.cfg.SecretKey, now)
+	id, app, err := VerifyUserSig(sig, s.cfg.SecretKey, now)
 	switch {
-	case errors.Is(err, roomengine.ErrUserSigExpired):
+	case errors.Is(err, ErrUserSigExpired):
 		return fail(CodeUserSigExpired, "usersig expired")
-	case errors.Is(err, roomengine.ErrUserSigMismatch):
+	case errors.Is(err, ErrUserSigMismatch):
 		return fail(CodeUserSigKey, "usersig does not match the secret key")
 	case err != nil:
 		return fail(CodeUserSigIllegal, "usersig is illegal")
@@ -94,9 +93,9 @@ func parseBody(raw []byte, c *Call) verdict {
 	return verdict{}
 }
 
-func flag(b *bool) rules.Flag {
+func flag(b *bool) engine.Flag {
 	if b == nil {
-		return rules.Unset
+		return engine.Unset
 	}
-	return rules.FlagOf(*b)
+	return engine.FlagOf(*b)
 }

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/roomwarden/roomwarden/rules"
+	"github.com/roomwarden/roomwarden/engine"
 )
 
 // Seat is one seat's lock state, as get_seat_list spells it.
@@ -57,7 +57,7 @@ func (s *Server) Seats(id string) ([]Seat, bool) {
 }
 
 // apply merges the flags a call sets into the seat. Callers hold mu.
-func (r *room) apply(index int, taken, video, audio rules.Flag) {
+func (r *room) apply(index int, taken, video, audio engine.Flag) {
 	st := r.state[index]
 	if st == nil {
 		st = &Seat{Index: index}
@@ -68,7 +68,7 @@ func (r *room) apply(index int, taken, video, audio rules.Flag) {
 	merge(&st.IsAudioDisabled, audio)
 }
 
-func merge(dst *bool, f rules.Flag) {
+func merge(dst *bool, f engine.Flag) {
 	if f.IsSet() {
 		*dst = f.Bool()
 	}

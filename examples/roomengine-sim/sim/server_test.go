@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/roomwarden/roomwarden/engine"
 	"github.com/roomwarden/roomwarden/internal/fakeclock"
-	"github.com/roomwarden/roomwarden/rules"
 	"github.com/roomwarden/roomwarden/sinks/roomengine"
 )
 
@@ -17,10 +17,10 @@ func TestSeatStateMergesFlags(t *testing.T) {
 	f := newFixture(t)
 	c := f.client(t)
 	steps := []engine.LockSeat{
-		{RoomID: "room-test", Index: 2, ForbidAudio: rules.True},
-		{RoomID: "room-test", Index: 2, ForbidTaken: rules.True},
-		{RoomID: "room-test", Index: 2, ForbidAudio: rules.False, ForbidVideo: rules.True},
-		{RoomID: "room-test", Index: 0, ForbidVideo: rules.False},
+		{RoomID: "room-test", Index: 2, ForbidAudio: engine.True},
+		{RoomID: "room-test", Index: 2, ForbidTaken: engine.True},
+		{RoomID: "room-test", Index: 2, ForbidAudio: engine.False, ForbidVideo: engine.True},
+		{RoomID: "room-test", Index: 0, ForbidVideo: engine.False},
 	}
 	for _, p := range steps {
 		if got := code(t, c, p); got != 0 {
@@ -56,11 +56,11 @@ func TestStrictRooms(t *testing.T) {
 		p    engine.LockSeat
 		want int
 	}{
-		{"unknown room", engine.LockSeat{RoomID: "nope", Index: 1, ForbidTaken: rules.True}, CodeRoomNotFound},
-		{"created over http", engine.LockSeat{RoomID: "made-by-http", Index: 3, ForbidTaken: rules.True}, 0},
-		{"index out of range", engine.LockSeat{RoomID: "made-by-http", Index: 4, ForbidTaken: rules.True}, CodeBadParameter},
-		{"room without seats", engine.LockSeat{RoomID: "no-seats", Index: 0, ForbidTaken: rules.True}, CodeSeatsNotSupported},
-		{"destroyed room", engine.LockSeat{RoomID: "gone", Index: 0, ForbidTaken: rules.True}, CodeRoomNotFound},
+		{"unknown room", engine.LockSeat{RoomID: "nope", Index: 1, ForbidTaken: engine.True}, CodeRoomNotFound},
+		{"created over http", engine.LockSeat{RoomID: "made-by-http", Index: 3, ForbidTaken: engine.True}, 0},
+		{"index out of range", engine.LockSeat{RoomID: "made-by-http", Index: 4, ForbidTaken: engine.True}, CodeBadParameter},
+		{"room without seats", engine.LockSeat{RoomID: "no-seats", Index: 0, ForbidTaken: engine.True}, CodeSeatsNotSupported},
+		{"destroyed room", engine.LockSeat{RoomID: "gone", Index: 0, ForbidTaken: engine.True}, CodeRoomNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,7 +144,7 @@ func TestRejectsBadRequests(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	f := newFixture(t, func(c *Config) { c.Limit = 5 })
 	c := f.client(t)
-	p := engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True}
+	p := engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: engine.True}
 	steps := []struct {
 		advance time.Duration
 		calls   int
@@ -185,7 +185,7 @@ func TestRateLimitDefault(t *testing.T) {
 	c := f.client(t)
 	throttled := 0
 	for i := range 250 {
-		switch got := code(t, c, engine.LockSeat{RoomID: "r", Index: i % 8, ForbidTaken: rules.True}); got {
+		switch got := code(t, c, engine.LockSeat{RoomID: "r", Index: i % 8, ForbidTaken: engine.True}); got {
 		case 0:
 		case CodeFrequencyLimit:
 			throttled++
@@ -237,7 +237,7 @@ func TestFaultInjection(t *testing.T) {
 				if tc.room != nil {
 					room = tc.room(i)
 				}
-				_, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: room, Index: 1, ForbidAudio: rules.True})
+				_, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: room, Index: 1, ForbidAudio: engine.True})
 				if got := outcome(t, err); got != want {
 					t.Errorf("call %d: got %d, want %d (%v)", i, got, want, err)
 				}
@@ -269,7 +269,7 @@ func TestFaultRateSampling(t *testing.T) {
 	const calls = 400
 	failed := 0
 	for range calls {
-		if code(t, c, engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True}) == CodeInternal {
+		if code(t, c, engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: engine.True}) == CodeInternal {
 			failed++
 		}
 	}
@@ -281,18 +281,19 @@ func TestFaultRateSampling(t *testing.T) {
 
 func TestFaultDelay(t *testing.T) {
 	f := newFixture(t)
-	short := func(c *roomengine.Config) { c.Timeout, c.AllowShortTimeout = 100*time.Millisecond, true }
-	c := f.client(t, short)
+	c := f.client(t)
 	f.sim.FailNext(1, Fault{Delay: 5 * time.Second})
-	_, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True})
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err := c.LockSeat(ctx, engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: engine.True})
 	if engine.ClassOf(err) != engine.Retryable {
 		t.Fatalf("delayed call: err = %v, want a retryable timeout", err)
 	}
-	if got := code(t, c, engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True}); got != 0 {
+	if got := code(t, c, engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: engine.True}); got != 0 {
 		t.Errorf("call after the delayed one: code %d, want 0", got)
 	}
 	f.sim.SetLatency(time.Millisecond)
-	if got := code(t, c, engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True}); got != 0 {
+	if got := code(t, c, engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: engine.True}); got != 0 {
 		t.Errorf("call with latency: code %d, want 0", got)
 	}
 	calls := f.sim.Calls()
@@ -319,7 +320,7 @@ func TestCallRecordAndLog(t *testing.T) {
 	}
 	want := Call{
 		Time: time.Unix(1750000000, 0), Identifier: testAdmin, Random: 4000000000,
-		RoomID: "room-x", Index: 4, ForbidTaken: rules.False, ForbidVideo: rules.True,
+		RoomID: "room-x", Index: 4, ForbidTaken: engine.False, ForbidVideo: engine.True,
 		HTTPStatus: 200, RequestID: a.RequestId,
 	}
 	if got := calls[0]; got != want {
@@ -376,7 +377,7 @@ func TestExpiredUserSigAgainstClient(t *testing.T) {
 	f := newFixture(t)
 	behind := fakeclock.New(f.clock.Now().Add(-25 * time.Hour)) // a client clock a day behind
 	c := f.client(t, func(c *roomengine.Config) { c.Now = behind.Now })
-	_, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True})
+	_, err := c.LockSeat(t.Context(), engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: engine.True})
 	if got := outcome(t, err); got != CodeUserSigExpired || engine.ClassOf(err) != engine.Permanent {
 		t.Errorf("code %d class %v, want %d permanent", got, engine.ClassOf(err), CodeUserSigExpired)
 	}
@@ -384,7 +385,7 @@ func TestExpiredUserSigAgainstClient(t *testing.T) {
 		t.Errorf("%d calls, want 2: the first and one after regenerating", n)
 	}
 	behind.Add(25 * time.Hour)
-	if got := code(t, c, engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: rules.True}); got != 0 {
+	if got := code(t, c, engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: engine.True}); got != 0 {
 		t.Errorf("after the clocks agree: code %d, want 0", got)
 	}
 }

@@ -1,0 +1,118 @@
+package engine
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/roomwarden/roomwarden/engine/state"
+	"github.com/roomwarden/roomwarden/rules"
+)
+
+var t0 = time.Date(2026, 11, 25, 21, 0, 0, 0, time.UTC)
+
+// loadRules loads the rules package's valid test rules.
+func loadRules(t testing.TB) *rules.Set {
+	t.Helper()
+	s, err := rules.Load("../rules/testdata/valid")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return s
+}
+
+func TestDecideCooldown(t *testing.T) {
+	s := loadRules(t)
+	join := func(room, user string) *rules.Event {
+		return &rules.Event{Type: "member.enter", RoomID: room, User: rules.User{ID: user, Flagged: true}}
+	}
+	flag := func(room string) *rules.Event {
+		return &rules.Event{Type: "user.flagged", RoomID: room, User: rules.User{Labels: []string{"spam"}},
+			Attrs: map[string]any{"reports": 3.0}}
+	}
+	steps := []struct {
+		ev             *rules.Event
+		at             time.Duration
+		wantSuppressed bool
+	}{
+		{join("r1", "u1"), 0, false},
+		{join("r1", "u1"), 30 * time.Second, true},  // same key
+		{join("r1", "u2"), 31 * time.Second, false}, // other key
+		{join("r2", "u1"), 32 * time.Second, false}, // other key
+		{join("r1", "u1"), 89 * time.Second, true},  // still cooling: suppression does not extend it
+		{join("r1", "u1"), 90 * time.Second, false}, // expired
+		{flag("r1"), 0, false},
+		{flag("r2"), 10 * time.Second, true}, // no key: one cooldown for the rule
+		{flag("r3"), 60 * time.Second, false},
+	}
+	d := NewDecider(state.NewCooldowns(0), false)
+	for i, st := range steps {
+		ds := d.Decide(s, st.ev, "origin-"+string(rune('a'+i)), t0.Add(st.at), nil)
+		if len(ds) == 0 {
+			t.Fatalf("step %d: no decisions, want the rule's", i)
+		}
+		for _, dec := range ds {
+			if got := dec.Outcome == Suppressed; got != st.wantSuppressed {
+				t.Errorf("step %d (%s %s at %v): suppressed = %v, want %v", i, st.ev.Type, st.ev.RoomID, st.at, got, st.wantSuppressed)
+			}
+			if dec.Action.Params.RoomID == "" {
+				t.Errorf("step %d: a suppressed decision still carries its rendered action", i)
+			}
+		}
+	}
+}
+
+// TestDecideRedeliveryNotSuppressed: the same delivery origin decided
+// twice, as a redelivery would be, acts both times; another origin for
+// the same key is suppressed, even when it reuses the event id.
+func TestDecideRedeliveryNotSuppressed(t *testing.T) {
+	s := loadRules(t)
+	d := NewDecider(state.NewCooldowns(0), false)
+	ev := func(id string) *rules.Event {
+		return &rules.Event{ID: id, Type: "member.enter", RoomID: "room", User: rules.User{ID: "u", Flagged: true}}
+	}
+	tests := []struct {
+		name, id, origin string
+		wantSuppressed   bool
+	}{
+		{"first delivery", "ev-1", "7#0", false},
+		{"redelivery of the same message", "ev-1", "7#0", false},
+		{"another message reusing the event id", "ev-1", "8#0", true},
+		{"another event in the same room", "ev-2", "9#0", true},
+	}
+	for _, tc := range tests {
+		ds := d.Decide(s, ev(tc.id), tc.origin, t0, nil)
+		if len(ds) == 0 || (ds[0].Outcome == Suppressed) != tc.wantSuppressed {
+			t.Errorf("%s: decisions = %+v, want one suppressed=%v", tc.name, ds, tc.wantSuppressed)
+		}
+	}
+}
+
+// TestDecideConcurrent shares a Set and Cooldowns between goroutines,
+// each with its own Decider; run with -race. Exactly one of them may act
+// for the single cooldown key.
+func TestDecideConcurrent(t *testing.T) {
+	s := loadRules(t)
+	cd := state.NewCooldowns(0)
+	const workers = 8
+	var wg sync.WaitGroup
+	allowed := make(chan int, workers*50)
+	for w := range workers {
+		wg.Go(func() {
+			d := NewDecider(cd, false)
+			var ds []Decision
+			for i := range 50 {
+				ev := &rules.Event{Type: "member.enter", RoomID: "r1", User: rules.User{ID: "u1", Flagged: true}}
+				ds = d.Decide(s, ev, string(rune(w))+"/"+string(rune(i)), t0, ds[:0])
+				if len(ds) > 0 && ds[0].Outcome == "" {
+					allowed <- 1
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(allowed)
+	if n := len(allowed); n != 1 {
+		t.Errorf("%d actions were allowed, want exactly 1", n)
+	}
+}
