@@ -2,9 +2,9 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/roomwarden/roomwarden/rules"
 )
@@ -17,15 +17,17 @@ error as path:line:col: message. Exit status 1 on any error.
 
 // runCheck implements `roomwarden check`.
 func runCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, checkUsage) }
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs := newFlags("check", checkUsage)
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return 2
+	}
+	if err := requireRuleFiles(fs.Args()); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
 	}
 	set, err := rules.Load(fs.Args()...)
 	if err != nil {
@@ -35,6 +37,21 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "ok: %s, %s, %s\n",
 		count(len(set.Files()), "file"), count(set.Len(), "rule"), count(len(set.Types()), "event type"))
 	return 0
+}
+
+// requireRuleFiles reports each path that holds no rules file: checking
+// a directory of something else (the Go package rules/, say) must not
+// pass as "0 rules".
+func requireRuleFiles(paths []string) error {
+	var errs []error
+	for _, p := range paths {
+		srcs, err := rules.ReadSources(p)
+		if err == nil && len(srcs) == 0 {
+			errs = append(errs, fmt.Errorf("%s: no rules files here (*.yaml or *.yml, not *_test.yaml); "+
+				"the example rules are in examples/rules", p))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // printErrors prints a rules error one problem per line.
@@ -49,9 +66,13 @@ func printErrors(w io.Writer, err error) {
 	}
 }
 
+// count writes n and word, in the plural unless n is 1.
 func count(n int, word string) string {
-	if n == 1 {
+	switch {
+	case n == 1:
 		return "1 " + word
+	case strings.HasSuffix(word, "y"):
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(word, "y"))
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -96,5 +96,44 @@ func TestCheck(t *testing.T) {
 			wantCode:   2,
 			wantStderr: checkUsage,
 		},
+		{
+			name:       "help asked for",
+			args:       []string{"check", "--help"},
+			wantStdout: checkUsage,
+		},
+		{
+			name:     "a directory without rules files",
+			args:     []string{"check", "../../rules"},
+			wantCode: 1,
+			wantStderr: "../../rules: no rules files here (*.yaml or *.yml, not *_test.yaml); " +
+				"the example rules are in examples/rules\n",
+		},
+		{
+			name:       "version help",
+			args:       []string{"version", "-h"},
+			wantStdout: versionUsage,
+		},
+		{
+			name:       "run help",
+			args:       []string{"run", "-h"},
+			wantStdout: runUsage + "\nflags:\n" + runFlagDefaults(),
+		},
+		{
+			name:       "a bad flag",
+			args:       []string{"version", "-x"},
+			wantCode:   2,
+			wantStderr: "flag provided but not defined: -x\n" + versionUsage,
+		},
 	})
+}
+
+// runFlagDefaults is what `run -h` prints for its flags.
+func runFlagDefaults() string {
+	var b strings.Builder
+	fs := newFlags("run", "")
+	fs.SetOutput(&b)
+	fs.String("config", "", "config file (YAML); empty: built-in defaults")
+	addLogFlags(fs, "info")
+	fs.PrintDefaults()
+	return b.String()
 }

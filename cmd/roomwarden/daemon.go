@@ -2,24 +2,36 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/roomwarden/roomwarden/cmd/roomwarden/app"
 )
 
+const runUsage = `usage: roomwarden run [--config FILE] [--log-format text|json] [--log-level LEVEL]
+
+Runs the daemon. With nats.url empty in the config it starts an embedded
+NATS server. SIGHUP reloads the rules, SIGUSR1 reopens the action log,
+SIGINT or SIGTERM stop it.
+`
+
 // runDaemon is `roomwarden run`.
 func runDaemon(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("run", runUsage)
 	configPath := fs.String("config", "", "config file (YAML); empty: built-in defaults")
-	lf := addLogFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	lf := addLogFlags(fs, "info")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "roomwarden run: unexpected arguments %q (the config goes in --config FILE)\n", fs.Args())
 		return 2
 	}
 	logger, err := lf.logger(stderr)
@@ -34,16 +46,28 @@ func runDaemon(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	return serve(cfg, logger, stdout, stderr, nil)
+	return serve(cfg, logger, stdout, stderr, serveOptions{})
+}
+
+// serveOptions are what the run and demo commands add to serve.
+type serveOptions struct {
+	// ready, if set, is called once the daemon is up, with a func that
+	// stops it.
+	ready func(*app.App, context.CancelFunc)
+	// flags maps config keys to the command's flags that set them, so an
+	// error can name what the user can change.
+	flags map[string]string
 }
 
 // serve runs the daemon until SIGINT/SIGTERM. SIGHUP reloads the rules,
 // SIGUSR1 reopens the action log; a second SIGINT/SIGTERM exits at once.
-// ready, if set, is called once the daemon is up, with a func that stops it.
-func serve(cfg *app.Config, logger *slog.Logger, stdout, stderr io.Writer, ready func(*app.App, context.CancelFunc)) int {
+func serve(cfg *app.Config, logger *slog.Logger, stdout, stderr io.Writer, o serveOptions) int {
 	a, err := app.New(cfg, app.Options{Logger: logger, Stdout: stdout})
 	if err != nil {
 		fmt.Fprintf(stderr, "roomwarden: %v\n", err)
+		if hint := listenHint(err, o.flags); hint != "" {
+			fmt.Fprintln(stderr, hint)
+		}
 		return 1
 	}
 	defer a.Close()
@@ -51,8 +75,8 @@ func serve(cfg *app.Config, logger *slog.Logger, stdout, stderr io.Writer, ready
 	defer cancel()
 	stop := handleSignals(a, cancel, logger)
 	defer stop()
-	if ready != nil {
-		ready(a, cancel)
+	if o.ready != nil {
+		o.ready(a, cancel)
 	}
 	if err := a.Run(ctx); err != nil {
 		logger.Error("daemon stopped with an error", "err", err)
@@ -115,4 +139,32 @@ func handleSignals(a *app.App, cancel context.CancelFunc, logger *slog.Logger) f
 		close(quit)
 		<-done
 	}
+}
+
+// listenHint says how to move off a port another process holds: by the
+// command's flag when it has one, else by the config key.
+func listenHint(err error, flags map[string]string) string {
+	var le *app.ListenError
+	if !errors.As(err, &le) {
+		return ""
+	}
+	if flag, ok := flags[le.Key]; ok {
+		return fmt.Sprintf("hint: another process is using %s; pass %s with a free address, such as %s %s",
+			le.Addr, flag, flag, nextPort(le.Addr))
+	}
+	hint := fmt.Sprintf("hint: another process is using %s; set %s in the config to a free address", le.Addr, le.Key)
+	if le.Key == "nats.embedded.listen" {
+		hint += ", or nats.url to use a running NATS server"
+	}
+	return hint
+}
+
+// nextPort returns host:port+1 for an example of another address.
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n >= 65535 {
+		return "127.0.0.1:0"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
 }

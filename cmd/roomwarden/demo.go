@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -41,9 +40,9 @@ type demoFlags struct {
 // at an in-process Room Engine simulator, with the sample events
 // published once it is up. It keeps running for `nats pub` until Ctrl-C.
 func runDemo(args []string, stdout, stderr io.Writer) int {
-	f, err := parseDemoFlags(args, stderr)
-	if err != nil {
-		return 2
+	f, code, ok := parseDemoFlags(args, stdout, stderr)
+	if !ok {
+		return code
 	}
 	logger, err := f.logs.logger(stderr)
 	if err != nil {
@@ -51,7 +50,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	key := rand.Text()
-	simURL, stopSim, err := startSimulator(key, logger)
+	simURL, stopSim, err := startSimulator(key, simLogger(logger))
 	if err != nil {
 		fmt.Fprintf(stderr, "roomwarden demo: %v\n", err)
 		return 1
@@ -65,22 +64,30 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	defer os.RemoveAll(storeDir)
 	os.Setenv(demoSecretEnv, key)
 	cfg := demoConfig(f, simURL, storeDir)
-	return serve(cfg, logger, stdout, stderr, func(a *app.App, stop context.CancelFunc) {
-		go publishSamples(a, f, simURL, stop, logger)
+	return serve(cfg, logger, stdout, stderr, serveOptions{
+		ready: func(a *app.App, stop context.CancelFunc) { go publishSamples(a, f, simURL, stop, stderr, logger) },
+		flags: map[string]string{"nats.embedded.listen": "--nats-listen", "http.listen": "--http-listen"},
 	})
 }
 
-func parseDemoFlags(args []string, stderr io.Writer) (demoFlags, error) {
+const demoUsage = `usage: roomwarden demo [flags]
+
+Runs the daemon on its embedded defaults (embedded NATS, the example
+rules, the action log on stdout) against an in-process Room Engine
+simulator, and publishes the sample events. It runs until Ctrl-C.
+`
+
+func parseDemoFlags(args []string, stdout, stderr io.Writer) (demoFlags, int, bool) {
 	var f demoFlags
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("demo", demoUsage)
 	fs.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", "embedded NATS listen address (for nats pub)")
 	fs.StringVar(&f.httpListen, "http-listen", "127.0.0.1:9464", "operations endpoint (/metrics, /rules, ...)")
 	fs.StringVar(&f.rulesDir, "rules", "./examples/rules", "rules directory")
 	fs.StringVar(&f.eventsDir, "events", "./examples/events", "sample events published at start")
 	fs.DurationVar(&f.runFor, "for", 0, "stop after this long (0: run until Ctrl-C)")
-	f.logs = addLogFlags(fs)
-	return f, fs.Parse(args)
+	f.logs = addLogFlags(fs, "warn")
+	code, ok := parseFlags(fs, args, stdout, stderr)
+	return f, code, ok
 }
 
 func demoConfig(f demoFlags, simURL, storeDir string) *app.Config {
@@ -115,9 +122,18 @@ func startSimulator(key string, logger *slog.Logger) (string, func(), error) {
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }
 
-// publishSamples publishes every sample event, then tells the user what
-// to try next. It runs beside the daemon.
-func publishSamples(a *app.App, f demoFlags, simURL string, stop context.CancelFunc, logger *slog.Logger) {
+// simLogger is the simulator's logger: its line per call only at debug
+// level, so the demo's terminal shows the daemon's actions first.
+func simLogger(logger *slog.Logger) *slog.Logger {
+	if logger.Enabled(context.Background(), slog.LevelDebug) {
+		return logger.With("component", "simulator")
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// publishSamples publishes every sample event, then says on stderr where
+// to look and what to try next. It runs beside the daemon.
+func publishSamples(a *app.App, f demoFlags, simURL string, stop context.CancelFunc, stderr io.Writer, logger *slog.Logger) {
 	if f.runFor > 0 {
 		time.AfterFunc(f.runFor, stop)
 	}
@@ -126,10 +142,12 @@ func publishSamples(a *app.App, f demoFlags, simURL string, stop context.CancelF
 		logger.Error("publish sample events", "err", err)
 		return
 	}
-	logger.Info(fmt.Sprintf("demo: published %d sample events from %s; the action log follows on stdout", n, f.eventsDir))
-	logger.Info("demo: try it yourself",
-		"publish", `nats pub rooms.events.member.enter '{"type":"member.enter","room_id":"room-demo","user":{"id":"u9","flagged":true}}'`,
-		"seats", simURL+"/rooms/room-demo/seats", "rules", "http://"+a.HTTPAddr()+"/rules")
+	fmt.Fprintf(stderr, `roomwarden demo: published %d sample events from %s; the actions follow on stdout.
+  rules, metrics: http://%s/rules  http://%s/metrics
+  seat state:     %s/rooms/room-demo/seats
+  try:            nats pub -s %s rooms.events.member.enter '{"type":"member.enter","room_id":"room-demo","user":{"id":"u9","flagged":true}}'
+  Ctrl-C stops it.
+`, n, f.eventsDir, a.HTTPAddr(), a.HTTPAddr(), simURL, a.NATSURL())
 }
 
 // publishDir publishes each *.json file in dir to JetStream on the

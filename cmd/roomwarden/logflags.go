@@ -11,10 +11,10 @@ type logFlags struct {
 	format, level *string
 }
 
-func addLogFlags(fs *flag.FlagSet) logFlags {
+func addLogFlags(fs *flag.FlagSet, level string) logFlags {
 	return logFlags{
 		format: fs.String("log-format", "text", "log format: text or json"),
-		level:  fs.String("log-level", "info", "log level: debug, info, warn or error"),
+		level:  fs.String("log-level", level, "log level: debug, info, warn or error"),
 	}
 }
 

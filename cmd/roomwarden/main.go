@@ -38,7 +38,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "test":
 		return runTest(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
-		return runVersion(stdout)
+		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/roomwarden/roomwarden/engine/ruletest"
 	"github.com/roomwarden/roomwarden/rules"
@@ -20,12 +20,10 @@ Exit status 1 when a case fails or a file does not load.
 
 // runTest implements `roomwarden test`.
 func runTest(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, testUsage) }
+	fs := newFlags("test", testUsage)
 	verbose := fs.Bool("v", false, "list passing cases too")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
@@ -68,6 +66,9 @@ func planTests(paths []string) (testPlan, error) {
 			if err != nil {
 				return p, err
 			}
+			if srcs, _ := rules.ReadSources(path); len(files) == 0 && len(srcs) == 0 {
+				return p, fmt.Errorf("%s holds no rules files and no rule tests (*_test.yaml); the examples are in examples/rules", path)
+			}
 			add(path, files...)
 		case rules.IsTestFile(path):
 			add(filepath.Dir(path), path)
@@ -83,7 +84,8 @@ type testRun struct {
 	stdout, stderr       io.Writer
 	verbose              bool
 	files, cases, failed int
-	broken               int // files or rule sets that did not load
+	brokenDirs           int // rules directories that did not load
+	brokenFiles          int // test files that did not load
 }
 
 func (t *testRun) runDir(dir string, files []string) {
@@ -95,7 +97,7 @@ func (t *testRun) runDir(dir string, files []string) {
 	if err != nil {
 		fmt.Fprintf(t.stdout, "--- FAIL: %s: rules do not load\n", dir)
 		printErrors(t.stderr, err)
-		t.broken++
+		t.brokenDirs++
 		return
 	}
 	for _, f := range files {
@@ -109,7 +111,7 @@ func (t *testRun) runFile(set *rules.Set, path string) {
 	if err != nil {
 		fmt.Fprintf(t.stdout, "--- FAIL: %s: test file does not load\n", path)
 		printErrors(t.stderr, err)
-		t.broken++
+		t.brokenFiles++
 		return
 	}
 	for _, tc := range cases {
@@ -126,11 +128,23 @@ func (t *testRun) runFile(set *rules.Set, path string) {
 }
 
 func (t *testRun) summary() int {
-	if t.failed > 0 || t.broken > 0 {
-		fmt.Fprintf(t.stdout, "FAIL: %d of %s failed, %d failed to load (%s)\n",
-			t.failed, count(t.cases, "case"), t.broken, count(t.files, "file"))
-		return 1
+	if t.failed == 0 && t.brokenDirs == 0 && t.brokenFiles == 0 {
+		fmt.Fprintf(t.stdout, "ok: %s passed (%s)\n", count(t.cases, "case"), count(t.files, "file"))
+		return 0
 	}
-	fmt.Fprintf(t.stdout, "ok: %s passed (%s)\n", count(t.cases, "case"), count(t.files, "file"))
-	return 0
+	var what []string
+	if t.failed > 0 {
+		what = append(what, fmt.Sprintf("%d of %s failed", t.failed, count(t.cases, "case")))
+	}
+	if t.brokenDirs > 0 {
+		what = append(what, fmt.Sprintf("the rules of %s did not load", count(t.brokenDirs, "directory")))
+	}
+	if t.brokenFiles > 0 {
+		what = append(what, fmt.Sprintf("%s did not load", count(t.brokenFiles, "test file")))
+	}
+	if t.failed == 0 {
+		what = append(what, fmt.Sprintf("%s passed", count(t.cases, "case")))
+	}
+	fmt.Fprintf(t.stdout, "FAIL: %s\n", strings.Join(what, "; "))
+	return 1
 }

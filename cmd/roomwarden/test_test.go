@@ -46,7 +46,7 @@ func TestTestCommand(t *testing.T) {
     actions (-want +got): want 1 action, got 1 action
       - mute: lock_seat{room_id: "r1", index: 3, forbid_audio: true}
       + mute: lock_seat{room_id: "r1", index: 2, forbid_audio: true}
-FAIL: 1 of 2 cases failed, 0 failed to load (2 files)
+FAIL: 1 of 2 cases failed
 `,
 		},
 		{
@@ -58,7 +58,7 @@ FAIL: 1 of 2 cases failed, 0 failed to load (2 files)
 			name:       "rules that do not load",
 			args:       []string{"test", badRules},
 			wantCode:   1,
-			wantStdout: "--- FAIL: " + badRules + ": rules do not load\nFAIL: 0 of 0 cases failed, 1 failed to load (0 files)\n",
+			wantStdout: "--- FAIL: " + badRules + ": rules do not load\nFAIL: the rules of 1 directory did not load; 0 cases passed\n",
 			wantStderr: badRules + `/mute.yaml:1:9: rule "x" is missing "on"` + "\n" +
 				badRules + `/mute.yaml:1:9: rule "x" is missing "when"` + "\n" +
 				badRules + `/mute.yaml:1:9: rule "x" is missing "actions"` + "\n",
@@ -73,7 +73,18 @@ FAIL: 1 of 2 cases failed, 0 failed to load (2 files)
 			name:       "no arguments",
 			args:       []string{"test"},
 			wantCode:   2,
-			wantStderr: testUsage,
+			wantStderr: testUsage + "\nflags:\n  -v\tlist passing cases too\n",
+		},
+		{
+			name:       "help asked for",
+			args:       []string{"test", "-h"},
+			wantStdout: testUsage + "\nflags:\n  -v\tlist passing cases too\n",
+		},
+		{
+			name:       "a directory of something else",
+			args:       []string{"test", "../../rules"},
+			wantCode:   2,
+			wantStderr: "roomwarden test: ../../rules holds no rules files and no rule tests (*_test.yaml); the examples are in examples/rules\n",
 		},
 	})
 }

@@ -48,6 +48,7 @@ type App struct {
 	embedded *Embedded
 	nc       *nats.Conn
 	watcher  *rules.Watcher
+	sink     *roomengine.Client
 	exec     *executor.Executor
 	intake   *intake.Intake
 	alog     *actionlog.Log
@@ -81,7 +82,10 @@ func New(cfg *Config, o Options) (*App, error) {
 	if a.health, err = newHealth(a.reg); err != nil {
 		return nil, err
 	}
-	steps := []func() error{a.openRules, a.openActionLog, a.openNATS, a.openEngine, a.openHTTP}
+	// Everything that can fail without side effects comes first: nothing
+	// is written (the action log, the embedded server's store) until the
+	// config, the rules, the secret key and the ports are known good.
+	steps := []func() error{a.openRules, a.openRoomEngine, a.openHTTP, a.openActionLog, a.openNATS, a.openEngine}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			a.Close()
@@ -115,14 +119,16 @@ func (a *App) openActionLog() error {
 func (a *App) openNATS() error {
 	url := a.cfg.NATS.URL
 	if url == "" {
-		e, err := StartEmbedded(a.cfg.NATS.Embedded.Listen, a.cfg.NATS.Embedded.StoreDir, a.log.With("component", "nats-server"))
+		e, err := StartEmbedded(a.cfg.NATS.Embedded, a.log.With("component", "nats-server"))
 		if err != nil {
 			return fmt.Errorf("embedded nats: %w", err)
 		}
 		a.embedded = e
 		url = e.ClientURL()
 	}
-	nc, err := ConnectNATS(url, a.cfg.NATSOptions(), a.log.With("component", "nats"))
+	o := a.cfg.NATSOptions()
+	o.URL, o.Logger = url, a.log.With("component", "nats")
+	nc, err := ConnectNATS(o)
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
 	}
@@ -134,10 +140,6 @@ func (a *App) openEngine() error {
 	js, err := jetstream.New(a.nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
-	}
-	sink, dry, err := a.roomEngine()
-	if err != nil {
-		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -155,7 +157,7 @@ func (a *App) openEngine() error {
 		return err
 	}
 	ec := a.cfg.ExecutorConfig()
-	ec.Sink, ec.DryRun, ec.DeadLetters, ec.Logger, ec.Registerer = sink, dry, dlq, a.log, a.reg
+	ec.Sink, ec.DryRun, ec.DeadLetters, ec.Logger, ec.Registerer = a.sink, roomengine.NewDryRun(a.sink), dlq, a.log, a.reg
 	if a.exec, err = executor.New(ec); err != nil {
 		return err
 	}
@@ -176,11 +178,11 @@ func (a *App) openEngine() error {
 	return a.intake.Setup(ctx)
 }
 
-// roomEngine builds the Room Engine client and its dry-run renderer.
-func (a *App) roomEngine() (*roomengine.Client, *roomengine.DryRun, error) {
+// openRoomEngine reads the secret key and builds the Room Engine client.
+func (a *App) openRoomEngine() error {
 	key, warn, err := a.cfg.SecretKey()
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	if warn != "" {
 		a.log.Warn(warn, "component", "config")
@@ -195,9 +197,10 @@ func (a *App) roomEngine() (*roomengine.Client, *roomengine.DryRun, error) {
 		SecretKey: key, UserSigTTL: rc.UserSigTTL.Duration(), Timeout: rc.Timeout.Duration(),
 		Logger: a.log})
 	if err != nil {
-		return nil, nil, fmt.Errorf("roomengine: %w", err)
+		return fmt.Errorf("roomengine: %w", err)
 	}
-	return c, roomengine.NewDryRun(c), nil
+	a.sink = c
+	return nil
 }
 
 // Run serves until ctx is done, then stops within shutdown_timeout: the

@@ -29,11 +29,13 @@ type Embedded struct {
 }
 
 // StartEmbedded starts a NATS server with JetStream storing its data in
-// storeDir and listening on listen (host:port; port 0 picks a free one)
-// so producers and `nats pub` can reach it. It has no authentication: a
-// listen address beyond loopback is allowed but logged as a warning.
-// nats-server's own log goes to logger (notices at debug level).
-func StartEmbedded(listen, storeDir string, logger *slog.Logger) (*Embedded, error) {
+// cfg.StoreDir and listening on cfg.Listen (host:port; port 0 picks a
+// free one) so producers and `nats pub` can reach it. It has no
+// authentication: a listen address beyond loopback is allowed but logged
+// as a warning. nats-server's own log goes to logger (notices at debug
+// level; nil discards).
+func StartEmbedded(cfg EmbeddedConfig, logger *slog.Logger) (*Embedded, error) {
+	listen, storeDir := cfg.Listen, cfg.StoreDir
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -44,11 +46,11 @@ func StartEmbedded(listen, storeDir string, logger *slog.Logger) (*Embedded, err
 	if !isLoopback(host) {
 		logger.Warn("embedded nats listens beyond loopback without authentication; anyone who can reach it can publish events", "listen", listen)
 	}
-	if err := os.MkdirAll(storeDir, 0o700); err != nil {
-		return nil, fmt.Errorf("embedded nats store: %w", err)
-	}
 	if err := checkFree(listen, port); err != nil {
 		return nil, err
+	}
+	if err := os.MkdirAll(storeDir, 0o700); err != nil {
+		return nil, fmt.Errorf("nats.embedded.store_dir: %w", err)
 	}
 	s, err := server.NewServer(&server.Options{
 		ServerName: "roomwarden-embedded",
@@ -60,13 +62,13 @@ func StartEmbedded(listen, storeDir string, logger *slog.Logger) (*Embedded, err
 		NoSigs:     true,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("embedded nats: %w", err)
+		return nil, err
 	}
 	s.SetLoggerV2(natsLog{logger}, false, false, false)
 	go s.Start()
 	if !s.ReadyForConnections(embeddedReadyTimeout) {
 		s.Shutdown()
-		return nil, fmt.Errorf("embedded nats on %s: not ready within %s", listen, embeddedReadyTimeout)
+		return nil, fmt.Errorf("not ready on %s within %s", listen, embeddedReadyTimeout)
 	}
 	logger.Info("embedded nats started", "url", s.ClientURL(), "store_dir", storeDir)
 	return &Embedded{s: s}, nil
@@ -95,7 +97,7 @@ func checkFree(listen string, port int) error {
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return fmt.Errorf("embedded nats: %w (set nats.embedded.listen to a free address, or nats.url to use a running server)", err)
+		return &ListenError{Key: "nats.embedded.listen", Addr: listen, Err: err}
 	}
 	return ln.Close()
 }

@@ -17,7 +17,7 @@ func TestEmbeddedKeepsDataAcrossRestarts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	e, err := StartEmbedded("127.0.0.1:0", store, logger)
+	e, err := StartEmbedded(EmbeddedConfig{Listen: "127.0.0.1:0", StoreDir: store}, logger)
 	if err != nil {
 		t.Fatalf("StartEmbedded: %v", err)
 	}
@@ -30,7 +30,7 @@ func TestEmbeddedKeepsDataAcrossRestarts(t *testing.T) {
 	}
 	e.Shutdown()
 
-	e2, err := StartEmbedded("127.0.0.1:0", store, logger)
+	e2, err := StartEmbedded(EmbeddedConfig{Listen: "127.0.0.1:0", StoreDir: store}, logger)
 	if err != nil {
 		t.Fatalf("StartEmbedded again: %v", err)
 	}
@@ -77,7 +77,7 @@ func TestStartEmbeddedErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := StartEmbedded(tc.listen, t.TempDir(), nil)
+			e, err := StartEmbedded(EmbeddedConfig{Listen: tc.listen, StoreDir: t.TempDir()}, nil)
 			if err == nil {
 				e.Shutdown()
 				t.Fatal("StartEmbedded() error = nil")

@@ -22,7 +22,7 @@ import (
 func (a *App) openHTTP() error {
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
-		return fmt.Errorf("http.listen: %w", err)
+		return &ListenError{Key: "http.listen", Addr: a.cfg.HTTP.Listen, Err: err}
 	}
 	a.httpLn = ln
 	mux := http.NewServeMux()

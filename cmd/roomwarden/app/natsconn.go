@@ -13,9 +13,11 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// NATSOptions is how the daemon authenticates and secures its NATS
-// connection. Paths resolve against the working directory.
+// NATSOptions is where and how the daemon connects to NATS: the
+// servers, authentication and TLS. Paths resolve against the working
+// directory.
 type NATSOptions struct {
+	URL           string // the servers, comma-separated
 	Name          string // connection name shown by the server; default roomwarden
 	CredsFile     string // NATS credentials (JWT and NKey seed)
 	CAFile        string // CA that signed the server's certificate; enables TLS
@@ -24,14 +26,15 @@ type NATSOptions struct {
 	User          string
 	PasswordEnv   string        // environment variable holding User's password
 	ReconnectWait time.Duration // between reconnect attempts, plus jitter; default 1s
+	Logger        *slog.Logger  // disconnects, reconnects, errors; nil: discard
 }
 
-// ConnectNATS connects to the servers in serverURL (comma-separated) and
-// stays connected: it reconnects forever, with jitter, logging every
+// ConnectNATS connects to the servers in o.URL and stays connected: it reconnects forever, with jitter, logging every
 // disconnect and reconnect. When no server is reachable yet it returns a
 // connection that keeps trying, so the daemon may start before NATS; a
 // rejected certificate or password is an error at once.
-func ConnectNATS(serverURL string, o NATSOptions, logger *slog.Logger) (*nats.Conn, error) {
+func ConnectNATS(o NATSOptions) (*nats.Conn, error) {
+	serverURL, logger := o.URL, o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

@@ -54,7 +54,8 @@ func waitNATS(t *testing.T, what string, cond func() bool) {
 func connectNATSForTest(t *testing.T, url string, o NATSOptions) (*nats.Conn, *syncLogBuffer) {
 	t.Helper()
 	logger, logs := natsTestLogger()
-	nc, err := ConnectNATS(url, o, logger)
+	o.URL, o.Logger = url, logger
+	nc, err := ConnectNATS(o)
 	if err != nil {
 		t.Fatalf("ConnectNATS: %v", err)
 	}
@@ -75,7 +76,7 @@ func TestConnectNATSWithTLS(t *testing.T) {
 	}
 
 	other := natstest.NewCerts(t)
-	_, err := ConnectNATS(s.ClientURL(), NATSOptions{CAFile: other.CAFile}, nil)
+	_, err := ConnectNATS(NATSOptions{URL: s.ClientURL(), CAFile: other.CAFile})
 	var unknown x509.UnknownAuthorityError
 	if !errors.As(err, &unknown) {
 		t.Errorf("ConnectNATS with the wrong CA = %v, want x509.UnknownAuthorityError", err)
@@ -100,7 +101,9 @@ func TestConnectNATSWithUser(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			logger, logs := natsTestLogger()
-			nc, err := ConnectNATS(s.ClientURL(), tc.o, logger)
+			o := tc.o
+			o.URL, o.Logger = s.ClientURL(), logger
+			nc, err := ConnectNATS(o)
 			if err == nil {
 				nc.Close()
 			}
@@ -141,7 +144,7 @@ func TestConnectNATSBeforeServerStarts(t *testing.T) {
 	ln.Close()
 
 	logger, logs := natsTestLogger()
-	nc, err := ConnectNATS("nats://127.0.0.1:"+strconv.Itoa(port), NATSOptions{ReconnectWait: 20 * time.Millisecond}, logger)
+	nc, err := ConnectNATS(NATSOptions{URL: "nats://127.0.0.1:" + strconv.Itoa(port), ReconnectWait: 20 * time.Millisecond, Logger: logger})
 	if err != nil {
 		t.Fatalf("ConnectNATS with no server yet = %v, want a connection that keeps trying", err)
 	}
