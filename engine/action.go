@@ -15,6 +15,9 @@ type Action struct {
 	Kind    string // ActionLockSeat
 	Params  LockSeat
 	DryRun  bool // the rule or the config asks to render, not send
+	// Decided is when the rules decided the action; an outcome's
+	// latency is measured from it. Zero: when it was submitted.
+	Decided time.Time
 }
 
 // OutcomeKind is an action's terminal outcome.
@@ -41,7 +44,10 @@ type Outcome struct {
 	ErrorCode int         `json:"error_code,omitempty"`
 	ErrorInfo string      `json:"error_info,omitempty"`
 	RequestID string      `json:"request_id,omitempty"`
-	LatencyMS float64     `json:"latency_ms"`
+	// LatencyMS is from the decision to the outcome; QueuedMS the part
+	// of it spent waiting for the first call (queue, rate limiter).
+	LatencyMS float64 `json:"latency_ms"`
+	QueuedMS  float64 `json:"queued_ms,omitempty"`
 	// Request is, for dry runs, the request that would have been sent
 	// (usersig redacted).
 	Request string `json:"request,omitempty"`

@@ -13,6 +13,11 @@ const (
 	Permanent ErrorClass = iota // do not retry
 	Retryable                   // retry with backoff
 	Throttled                   // retry, and slow the limiter down
+	// Local: the call never left this machine for want of a local
+	// resource (no file descriptor for a socket, say). It is retried
+	// with backoff without spending an attempt: the shortage says
+	// nothing about the action, and dead-lettering it would lose it.
+	Local
 )
 
 func (c ErrorClass) String() string {
@@ -21,6 +26,8 @@ func (c ErrorClass) String() string {
 		return "retryable"
 	case Throttled:
 		return "throttled"
+	case Local:
+		return "local"
 	}
 	return "permanent"
 }

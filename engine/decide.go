@@ -23,7 +23,7 @@ type Decision struct {
 // decides exactly as the daemon does. A Decider owns an Evaluator and is
 // not safe for concurrent use; the Cooldowns it is given are shared.
 type Decider struct {
-	cooldowns *state.Cooldowns
+	cooldowns *state.CooldownTable
 	dryRun    bool
 	eval      *rules.Evaluator
 	matches   []rules.Match
@@ -31,7 +31,7 @@ type Decider struct {
 
 // NewDecider returns a Decider applying cooldowns through cd. With
 // dryRun every action it decides is a dry run.
-func NewDecider(cd *state.Cooldowns, dryRun bool) *Decider {
+func NewDecider(cd *state.CooldownTable, dryRun bool) *Decider {
 	return &Decider{cooldowns: cd, dryRun: dryRun, eval: rules.NewEvaluator()}
 }
 
@@ -51,7 +51,7 @@ func (d *Decider) Decide(set *rules.Set, ev *rules.Event, origin string, now tim
 			!d.cooldowns.AllowEvent(m.Rule.Name, m.CooldownKey, origin, now, m.Rule.CooldownFor)
 		for _, params := range m.Actions {
 			dec := Decision{Rule: m.Rule, Action: Action{Rule: m.Rule.Name, EventID: ev.ID, Kind: ActionLockSeat,
-				Params: LockSeatOf(params), DryRun: d.dryRun || m.Rule.DryRun}}
+				Params: LockSeatOf(params), DryRun: d.dryRun || m.Rule.DryRun, Decided: now}}
 			if suppressed {
 				dec.Outcome = Suppressed
 			}

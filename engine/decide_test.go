@@ -45,7 +45,7 @@ func TestDecideCooldown(t *testing.T) {
 		{flag("r2"), 10 * time.Second, true}, // no key: one cooldown for the rule
 		{flag("r3"), 60 * time.Second, false},
 	}
-	d := NewDecider(state.NewCooldowns(0), false)
+	d := NewDecider(state.NewCooldownTable(0), false)
 	for i, st := range steps {
 		ds := d.Decide(s, st.ev, "origin-"+string(rune('a'+i)), t0.Add(st.at), nil)
 		if len(ds) == 0 {
@@ -67,7 +67,7 @@ func TestDecideCooldown(t *testing.T) {
 // the same key is suppressed, even when it reuses the event id.
 func TestDecideRedeliveryNotSuppressed(t *testing.T) {
 	s := loadRules(t)
-	d := NewDecider(state.NewCooldowns(0), false)
+	d := NewDecider(state.NewCooldownTable(0), false)
 	ev := func(id string) *rules.Event {
 		return &rules.Event{ID: id, Type: "member.enter", RoomID: "room", User: rules.User{ID: "u", Flagged: true}}
 	}
@@ -93,7 +93,7 @@ func TestDecideRedeliveryNotSuppressed(t *testing.T) {
 // for the single cooldown key.
 func TestDecideConcurrent(t *testing.T) {
 	s := loadRules(t)
-	cd := state.NewCooldowns(0)
+	cd := state.NewCooldownTable(0)
 	const workers = 8
 	var wg sync.WaitGroup
 	allowed := make(chan int, workers*50)

@@ -25,6 +25,9 @@ type pipelineMetrics struct {
 	// by event type: one map lookup per event instead of one sync.Map
 	// lookup (and hash of the rule name) per candidate.
 	perType atomic.Pointer[typeCounters]
+
+	mu    sync.Mutex
+	rules map[string]bool // rules whose series exist, as of the last set seen
 }
 
 // typeCounters are the evaluations counters of one set's candidates.
@@ -70,12 +73,35 @@ var decisionLagBuckets = []float64{0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0
 func (m *pipelineMetrics) observeCandidates(set *rules.Set, eventType string) {
 	tc := m.perType.Load()
 	if tc == nil || tc.set != set {
+		m.forgetRemoved(set)
 		tc = m.typeCountersOf(set)
 		m.perType.Store(tc)
 	}
 	for _, c := range tc.byType[eventType] {
 		c.Inc()
 	}
+}
+
+// forgetRemoved deletes the series of rules that set no longer has, so
+// reloads that rename rules do not grow /metrics without bound.
+func (m *pipelineMetrics) forgetRemoved(set *rules.Set) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := make(map[string]bool, set.Len())
+	for _, r := range set.Rules() {
+		now[r.Name] = true
+	}
+	for name := range m.rules {
+		if now[name] {
+			continue
+		}
+		m.cache.Delete(name)
+		m.evaluations.DeleteLabelValues(name)
+		m.matches.DeleteLabelValues(name)
+		m.errors.DeleteLabelValues(name)
+		m.actions.DeletePartialMatch(prometheus.Labels{"rule": name})
+	}
+	m.rules = now
 }
 
 // typeCountersOf resolves the counters of every candidate of set, once

@@ -33,7 +33,7 @@ type Submitter interface {
 // required; zero values of the rest take the defaults.
 type PipelineConfig struct {
 	Rules       RuleSource
-	Cooldowns   *state.Cooldowns // outlive rule reloads: the caller owns them
+	Cooldowns   *state.CooldownTable // outlive rule reloads: the caller owns them
 	Executor    Submitter
 	Recorder    Recorder
 	DeadLetters EventDeadLetterSink // malformed events
@@ -200,14 +200,20 @@ func (p *Pipeline) execute(ctx context.Context, b *batch) Result {
 		}
 		pending++
 	}
-	outcomes := b.decided
+	decided := b.decided
 	return Result{Wait: func(ctx context.Context) Result {
-		return p.await(ctx, results, pending, outcomes, notTerminal)
+		return p.await(ctx, results, pending, decided, notTerminal)
 	}}
 }
 
-// await collects pending outcomes, records them all, and decides.
-func (p *Pipeline) await(ctx context.Context, results <-chan result, pending int, outcomes []Outcome, notTerminal error) Result {
+// await records each outcome as it arrives, so the action log shows
+// progress while a large event's actions run, and decides once all are
+// in: Ack only when every action is terminal and on file.
+func (p *Pipeline) await(ctx context.Context, results <-chan result, pending int, decided []Outcome, notTerminal error) Result {
+	var rec recording
+	for _, o := range decided {
+		rec.record(p, o)
+	}
 	for range pending {
 		select {
 		case r := <-results:
@@ -215,13 +221,13 @@ func (p *Pipeline) await(ctx context.Context, results <-chan result, pending int
 				notTerminal = r.err
 				continue
 			}
-			outcomes = append(outcomes, r.o)
+			rec.record(p, r.o)
 		case <-ctx.Done():
 			return Result{Verdict: Leave, Reason: "shutting down with actions in flight"}
 		}
 	}
-	if res, ok := p.record(outcomes); !ok {
-		return res
+	if rec.err != nil {
+		return Result{Verdict: Nak, Delay: p.cfg.NakDelay, Reason: "action log: " + rec.err.Error()}
 	}
 	if notTerminal != nil {
 		if ctx.Err() != nil {
@@ -232,17 +238,22 @@ func (p *Pipeline) await(ctx context.Context, results <-chan result, pending int
 	return Result{Verdict: Ack}
 }
 
-// record writes outcomes to the action log; a failure asks for
-// redelivery, since an unrecorded outcome must not be acknowledged.
-func (p *Pipeline) record(outcomes []Outcome) (Result, bool) {
-	for _, o := range outcomes {
-		if err := p.cfg.Recorder.Record(o); err != nil {
-			p.metrics.recordErrors.Inc()
-			return Result{Verdict: Nak, Delay: p.cfg.NakDelay, Reason: "action log: " + err.Error()}, false
-		}
-		p.metrics.action(o)
+// recording writes one event's outcomes to the action log until a write
+// fails: the event is then redelivered, since an unrecorded outcome must
+// not be acknowledged, and the rest are not written (they will be when
+// it comes back).
+type recording struct{ err error }
+
+func (r *recording) record(p *Pipeline, o Outcome) {
+	if r.err != nil {
+		return
 	}
-	return Result{}, true
+	if err := p.cfg.Recorder.Record(o); err != nil {
+		p.metrics.recordErrors.Inc()
+		r.err = err
+		return
+	}
+	p.metrics.action(o)
 }
 
 // malformed dead-letters an undecodable delivery and terminates it; if
@@ -261,7 +272,7 @@ func (p *Pipeline) malformed(ctx context.Context, d Delivery, err error) Result 
 
 // batch is what one delivery's events asked for.
 type batch struct {
-	actions    []Action
+	actions []Action
 	decided []Outcome // terminal without the executor (cooldown)
 }
 

@@ -66,7 +66,7 @@ func newBenchPipeline(b *testing.B, nRules int) (*Pipeline, *benchDrySubmitter, 
 func newTestPipeline(t testing.TB, cfg PipelineConfig) *Pipeline {
 	t.Helper()
 	if cfg.Cooldowns == nil {
-		cfg.Cooldowns = state.NewCooldowns(0)
+		cfg.Cooldowns = state.NewCooldownTable(0)
 	}
 	if cfg.DeadLetters == nil {
 		cfg.DeadLetters = benchNoDLQ{}

@@ -16,10 +16,10 @@ type coalesceKey struct {
 
 // execWaiter is one submitted action waiting for its call's outcome.
 type execWaiter struct {
-	rule      string
-	eventID   string
-	submitted time.Time
-	done      func(engine.Outcome, error)
+	rule    string
+	eventID string
+	decided time.Time
+	done    func(engine.Outcome, error)
 }
 
 // execCall is one call sequence (the attempts and their retries) shared
@@ -27,11 +27,14 @@ type execWaiter struct {
 // flight. Its fields other than waiters are owned by whichever goroutine
 // currently holds the call (Submit, a worker, a retry timer).
 type execCall struct {
-	key      coalesceKey
-	attempts int
-	lastErr  error
-	receipt  engine.Receipt
-	timer    *time.Timer // while waiting to retry; guarded by Executor.mu
+	key       coalesceKey
+	attempts  int
+	shortages int // calls not sent for want of a local resource (not attempts)
+	lastErr   error
+	receipt   engine.Receipt
+	queued    time.Time   // when it entered the queue
+	started   time.Time   // when its first call began
+	timer     *time.Timer // while waiting to retry; guarded by Executor.mu
 
 	waiters []execWaiter // guarded by coalescer.mu
 	one     [1]execWaiter

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,15 +96,16 @@ type Executor struct {
 	backoff  retryBackoff
 	coalesce *coalescer
 
-	queue   chan *execCall // leaders waiting for a worker
+	queue   *fairQueue     // leaders waiting for a worker
 	retries chan *execCall // calls whose backoff has elapsed
 	calls   context.Context
 	cancel  context.CancelFunc // cancels calls in progress: workers exit
 	stopped chan struct{}      // closed once the workers have exited
 	workers sync.WaitGroup
 
-	stopOnce sync.Once
-	stopErr  error
+	stopOnce  sync.Once
+	stopErr   error
+	saturated atomic.Bool // the queue filled and has not yet half emptied
 
 	mu      sync.Mutex
 	closed  bool                   // Submit refused
@@ -130,16 +132,18 @@ func New(cfg Config) (*Executor, error) {
 		limiter:  newCallLimiter(cfg.RatePerSecond, time.Now()),
 		backoff:  newRetryBackoff(cfg.BackoffInitial, cfg.BackoffMax),
 		coalesce: newCoalescer(),
-		queue:    make(chan *execCall, cfg.QueueSize),
+		queue:    newFairQueue(cfg.QueueSize),
 		retries:  make(chan *execCall),
 		calls:    calls,
 		cancel:   cancel,
 		stopped:  make(chan struct{}),
 		waiting:  make(map[*execCall]struct{}),
 	}
-	e.metrics, err = newMetrics(cfg.Registerer,
-		func() float64 { return float64(len(e.queue)) },
-		func() float64 { return float64(e.limiter.rateAt(time.Now())) })
+	e.metrics, err = newMetrics(cfg.Registerer, gauges{
+		queueDepth: func() float64 { return float64(e.queue.len()) },
+		oldest:     func() float64 { return e.queue.oldest(time.Now()).Seconds() },
+		rate:       func() float64 { return float64(e.limiter.rateAt(time.Now())) },
+	})
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("executor: %w", err)
@@ -158,7 +162,9 @@ func New(cfg Config) (*Executor, error) {
 // must not block for long.
 //
 // Submit blocks while the queue is full, until ctx is done. If Submit
-// returns an error (ctx's, or ErrClosed), done is never called.
+// returns an error (ctx's, or ErrClosed), done is never called. Queued
+// actions are served round robin by room, so one room's burst does not
+// hold up the others.
 func (e *Executor) Submit(ctx context.Context, a engine.Action, done func(engine.Outcome, error)) error {
 	if done == nil {
 		return errors.New("executor: submit: nil done func")
@@ -170,22 +176,42 @@ func (e *Executor) Submit(ctx context.Context, a engine.Action, done func(engine
 		return err
 	}
 	defer e.submitting.Done()
-	w := execWaiter{rule: a.Rule, eventID: a.EventID, submitted: time.Now(), done: done}
+	decided := a.Decided
+	if decided.IsZero() {
+		decided = time.Now()
+	}
+	w := execWaiter{rule: a.Rule, eventID: a.EventID, decided: decided, done: done}
 	c, leader := e.coalesce.join(coalesceKey{params: a.Params, dry: a.DryRun}, w)
-	if !leader {
+	if !leader || e.queue.tryPut(c) {
 		return nil
 	}
-	var err error
-	select {
-	case e.queue <- c:
-		return nil
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-e.stopped:
-		err = ErrClosed
+	err := e.putWhenFull(ctx, c)
+	if err != nil {
+		e.unqueued(c, err)
 	}
-	e.unqueued(c, err)
 	return err
+}
+
+// putWhenFull waits for room in the full queue, saying so once per
+// stretch of saturation.
+func (e *Executor) putWhenFull(ctx context.Context, c *execCall) error {
+	if e.saturated.CompareAndSwap(false, true) {
+		e.metrics.saturated.Set(1)
+		e.log.Warn("executor saturated: the action queue is full; events wait for room",
+			"queue_size", e.cfg.QueueSize, "oldest_queued", e.queue.oldest(time.Now()).Round(time.Millisecond))
+	}
+	start := time.Now()
+	err := e.queue.put(ctx, e.stopped, c)
+	e.metrics.submitWait.Observe(time.Since(start).Seconds())
+	return err
+}
+
+// relieved ends a stretch of saturation once the queue is half empty.
+func (e *Executor) relieved() {
+	if e.queue.len() <= e.cfg.QueueSize/2 && e.saturated.CompareAndSwap(true, false) {
+		e.metrics.saturated.Set(0)
+		e.log.Info("executor no longer saturated", "queued", e.queue.len())
+	}
 }
 
 // accept admits one submission, unless the executor is closed.
@@ -271,13 +297,8 @@ func (e *Executor) settled() {
 }
 
 func (e *Executor) flushQueue(err error) {
-	for {
-		select {
-		case c := <-e.queue:
-			e.abandon(c, err)
-		default:
-			return
-		}
+	for _, c := range e.queue.drain() {
+		e.abandon(c, err)
 	}
 }
 
@@ -307,7 +328,9 @@ func (e *Executor) next(ctx context.Context) (*execCall, bool) {
 	select {
 	case c := <-e.retries:
 		return c, true
-	case c := <-e.queue:
+	case <-e.queue.ready():
+		c := e.queue.pop()
+		e.relieved()
 		return c, true
 	case <-ctx.Done():
 		return nil, false
@@ -325,6 +348,9 @@ func (e *Executor) attempt(ctx context.Context, c *execCall) {
 	c.attempts++
 	e.metrics.inflight.Inc()
 	start := time.Now()
+	if c.attempts == 1 {
+		c.started = start
+	}
 	rcpt, err := e.cfg.Sink.LockSeat(ctx, c.key.params)
 	e.metrics.observeCall(err, time.Since(start))
 	e.metrics.inflight.Dec()
@@ -350,6 +376,10 @@ func (e *Executor) settle(ctx context.Context, c *execCall, rcpt engine.Receipt,
 		return
 	case engine.Throttled:
 		e.slowDown()
+	case engine.Local:
+		c.attempts-- // nothing was sent: the attempt is not spent
+		c.shortages++
+		e.metrics.localErrors.Inc()
 	}
 	if c.attempts >= e.cfg.MaxAttempts {
 		e.deadLetter(ctx, c)
@@ -417,13 +447,19 @@ func (c *execCall) outcome(w execWaiter, kind engine.OutcomeKind, now time.Time)
 		Time: now, Rule: w.rule, EventID: w.eventID, Action: engine.ActionLockSeat,
 		Params: c.key.params, Outcome: kind, Attempts: c.attempts,
 		RequestID: c.receipt.RequestID, Request: c.receipt.Request,
-		LatencyMS: float64(now.Sub(w.submitted).Microseconds()) / 1000,
+		LatencyMS: millis(now.Sub(w.decided)),
+	}
+	if !c.started.IsZero() {
+		o.QueuedMS = millis(max(0, c.started.Sub(w.decided)))
 	}
 	if c.lastErr != nil {
 		o.ErrorCode, o.ErrorInfo, o.RequestID = errorFields(c.lastErr)
 	}
 	return o
 }
+
+// millis is d in milliseconds, to the microsecond.
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // errorFields returns the code, info and request id an Outcome shows for
 // err: the API's own for API errors, the error text for the rest.

@@ -105,7 +105,7 @@ func TestExecutorDeadLetter(t *testing.T) {
 	want := engine.Outcome{Rule: "rule-7", EventID: "evt-7", Action: engine.ActionLockSeat, Params: p, Outcome: engine.DeadLettered,
 		Attempts: 3, ErrorCode: 100001, ErrorInfo: "info 100001", RequestID: "req-err-100001"}
 	got := letters[0]
-	got.Time, got.LatencyMS = time.Time{}, 0
+	got.Time, got.LatencyMS, got.QueuedMS = time.Time{}, 0, 0
 	if got != want {
 		t.Errorf("dead letter %+v, want %+v", got, want)
 	}
@@ -381,7 +381,7 @@ func TestExecutorStopWaits(t *testing.T) {
 }
 
 // TestExecutorRollingWindow counts the calls, retries included, in every
-// one-second window starting at a call: none may exceed the limit.
+// window of checkedWindow starting at a call: none may exceed the limit.
 func TestExecutorRollingWindow(t *testing.T) {
 	const limit, actions = 20, 60
 	sink := &execFakeSink{answer: func(p engine.LockSeat, n int) error {
@@ -402,10 +402,22 @@ func TestExecutorRollingWindow(t *testing.T) {
 	if want := actions + actions/4; len(times) != want {
 		t.Fatalf("calls = %d, want %d", len(times), want)
 	}
-	if got := maxInWindow(times, time.Second); got > limit {
-		t.Errorf("max calls in a rolling second = %d, want <= %d", got, limit)
+	if got := maxInWindow(times, checkedWindow); got > limit {
+		t.Errorf("max calls within %s = %d, want <= %d", checkedWindow, got, limit)
 	}
 }
+
+// checkedWindow is the rolling window the rate tests and benchmarks
+// count calls in. The limiter keeps every limiterWindow (1.02 s) of call
+// starts at or under the limit; the sink stamps a call when the worker
+// reaches it, which on a loaded machine (under -race, or beside other
+// test binaries) can trail the start by tens of milliseconds and bunch
+// calls together. Counting windows schedSlack shorter tolerates that
+// much delay and still fails on a burst or a limiter running fast.
+const (
+	schedSlack    = 100 * time.Millisecond
+	checkedWindow = limiterWindow - schedSlack
+)
 
 // maxInWindow returns the most times that fall in any window [t, t+w)
 // starting at one of them.

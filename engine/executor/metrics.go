@@ -22,11 +22,19 @@ type metrics struct {
 	limiterWait  prometheus.Histogram
 	inflight     prometheus.Gauge
 	outcomes     *prometheus.CounterVec
+	saturated    prometheus.Gauge
+	submitWait   prometheus.Histogram
+	localErrors  prometheus.Counter
+}
+
+// gauges are the values read at scrape time.
+type gauges struct {
+	queueDepth, oldest, rate func() float64
 }
 
 // newMetrics creates the metrics and registers them on reg (nil:
-// not registered). queueDepth and rate are read at scrape time.
-func newMetrics(reg prometheus.Registerer, queueDepth, rate func() float64) (*metrics, error) {
+// not registered); g's values are read at scrape time.
+func newMetrics(reg prometheus.Registerer, g gauges) (*metrics, error) {
 	m := &metrics{
 		callDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "roomwarden_roomengine_call_duration_seconds",
@@ -58,18 +66,35 @@ func newMetrics(reg prometheus.Registerer, queueDepth, rate func() float64) (*me
 			Name: "roomwarden_executor_outcomes_total",
 			Help: "Actions that left the executor, by outcome (error: no terminal outcome).",
 		}, []string{"outcome"}),
+		saturated: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "roomwarden_executor_saturated",
+			Help: "1 from the moment the action queue fills until it is half empty again.",
+		}),
+		localErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "roomwarden_executor_local_errors_total",
+			Help: "Calls that could not be sent for want of a local resource (file descriptors); retried without spending an attempt.",
+		}),
+		submitWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "roomwarden_executor_submit_wait_seconds",
+			Help:    "Time an action waited for room in the full queue before it was queued.",
+			Buckets: []float64{.001, .01, .1, 1, 5, 10, 30, 60, 300},
+		}),
 	}
 	m.callOK = m.callDuration.WithLabelValues("0")
 	depth := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "roomwarden_executor_queue_depth",
 		Help: "Actions queued for a worker.",
-	}, queueDepth)
+	}, g.queueDepth)
+	oldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "roomwarden_executor_oldest_queued_seconds",
+		Help: "How long the action queued longest has waited for a worker.",
+	}, g.oldest)
 	rateGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "roomwarden_executor_rate_limit",
 		Help: "Current rate limiter pace in calls per second (lowered after throttling).",
-	}, rate)
+	}, g.rate)
 	err := promreg.Register(reg, m.callDuration, m.retries, m.throttled, m.deadLetters,
-		m.limiterWait, m.inflight, m.outcomes, depth, rateGauge)
+		m.limiterWait, m.inflight, m.outcomes, m.saturated, m.submitWait, m.localErrors, depth, oldest, rateGauge)
 	return m, err
 }
 

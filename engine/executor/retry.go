@@ -39,7 +39,7 @@ func (b retryBackoff) delay(n int) time.Duration {
 
 // retryLater schedules c's next attempt after its backoff, off any worker.
 func (e *Executor) retryLater(c *execCall) {
-	d := e.backoff.delay(c.attempts)
+	d := e.backoff.delay(max(1, c.attempts+c.shortages))
 	e.metrics.retries.Inc()
 	e.log.Debug("room engine call failed; will retry", "room_id", c.key.params.RoomID,
 		"index", c.key.params.Index, "attempt", c.attempts, "backoff", d, "err", c.lastErr)

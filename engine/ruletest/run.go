@@ -42,7 +42,7 @@ func RunCase(s *rules.Set, tc rules.TestCase) CaseResult {
 		}
 		res.Want = append(res.Want, Fired{Rule: f.Rule, LockSeat: engine.LockSeatOf(f.LockSeat)})
 	}
-	d := engine.NewDecider(state.NewCooldowns(0), false)
+	d := engine.NewDecider(state.NewCooldownTable(0), false)
 	var decisions []engine.Decision
 	for i, te := range tc.Events {
 		decisions = d.Decide(s, &te.Event, "case-event-"+strconv.Itoa(i), te.At, decisions[:0])

@@ -148,7 +148,6 @@ func TestRunCase(t *testing.T) {
 	}
 }
 
-
 // mustCompile compiles one rules file given as a string.
 func mustCompile(t testing.TB, yaml string) *rules.Set {
 	t.Helper()

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// DefaultCooldownKeys is the default bound on keys held by Cooldowns.
+// DefaultCooldownKeys is the default bound on keys held by a CooldownTable.
 const DefaultCooldownKeys = 2_000_000
 
 const (
@@ -16,7 +16,7 @@ const (
 	sweepWhenFull  = 64 // looked at before declaring a shard full
 )
 
-// Cooldowns remembers, per rule name and rendered key, until when a rule
+// CooldownTable remembers, in memory, per rule name and rendered key, until when a rule
 // is cooling down. It is owned by the caller, not by a Set, so cooldowns
 // survive rule reloads. Safe for concurrent use; locks are sharded.
 //
@@ -25,7 +25,7 @@ const (
 // the bound by one each). When the store is full and a sweep of every
 // shard frees nothing, Allow lets the action through rather than
 // suppress it, and counts an overflow.
-type Cooldowns struct {
+type CooldownTable struct {
 	seed      maphash.Seed
 	maxKeys   int64
 	keys      atomic.Int64 // held in all shards
@@ -51,19 +51,19 @@ type cooldownEntry struct {
 	by    uint64
 }
 
-// NewCooldowns returns an empty store holding at most maxKeys keys
+// NewCooldownTable returns an empty store holding at most maxKeys keys
 // (DefaultCooldownKeys when maxKeys <= 0).
-func NewCooldowns(maxKeys int) *Cooldowns {
+func NewCooldownTable(maxKeys int) *CooldownTable {
 	if maxKeys <= 0 {
 		maxKeys = DefaultCooldownKeys
 	}
-	return &Cooldowns{seed: maphash.MakeSeed(), maxKeys: int64(maxKeys)}
+	return &CooldownTable{seed: maphash.MakeSeed(), maxKeys: int64(maxKeys)}
 }
 
 // Allow reports whether rule may act for key at now. If it may, the key
 // cools down for d from now; if the key is still cooling, it returns
 // false and leaves the cooldown as it was.
-func (c *Cooldowns) Allow(rule, key string, now time.Time, d time.Duration) bool {
+func (c *CooldownTable) Allow(rule, key string, now time.Time, d time.Duration) bool {
 	return c.AllowEvent(rule, key, "", now, d)
 }
 
@@ -71,7 +71,7 @@ func (c *Cooldowns) Allow(rule, key string, now time.Time, d time.Duration) bool
 // started a cooldown is allowed again while it lasts (a redelivery of an
 // event whose outcome was not recorded must act, not be suppressed by
 // itself), without extending it. An empty eventID never matches.
-func (c *Cooldowns) AllowEvent(rule, key, eventID string, now time.Time, d time.Duration) bool {
+func (c *CooldownTable) AllowEvent(rule, key, eventID string, now time.Time, d time.Duration) bool {
 	k := c.keyHash(rule, key)
 	sh := &c.shards[k%cooldownShards]
 	t := now.UnixNano()
@@ -89,7 +89,7 @@ func (c *Cooldowns) AllowEvent(rule, key, eventID string, now time.Time, d time.
 
 // allow decides for key k under the shard's lock. full reports that k is
 // new and the store holds maxKeys keys: nothing was decided.
-func (sh *cooldownShard) allow(c *Cooldowns, k uint64, t int64, e cooldownEntry) (allowed, full bool) {
+func (sh *cooldownShard) allow(c *CooldownTable, k uint64, t int64, e cooldownEntry) (allowed, full bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.until == nil {
@@ -112,7 +112,7 @@ func (sh *cooldownShard) allow(c *Cooldowns, k uint64, t int64, e cooldownEntry)
 
 // makeRoom sweeps the shards one at a time, each under its own lock,
 // until one of them frees a key. It reports whether any did.
-func (c *Cooldowns) makeRoom(t int64) bool {
+func (c *CooldownTable) makeRoom(t int64) bool {
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
@@ -126,8 +126,21 @@ func (c *Cooldowns) makeRoom(t int64) bool {
 	return false
 }
 
+// Until returns when rule's cooldown of key ends, or the zero time if it
+// does not cool at now. It changes nothing.
+func (c *CooldownTable) Until(rule, key string, now time.Time) time.Time {
+	k := c.keyHash(rule, key)
+	sh := &c.shards[k%cooldownShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e, ok := sh.until[k]; ok && now.UnixNano() < e.until {
+		return time.Unix(0, e.until)
+	}
+	return time.Time{}
+}
+
 // keyHash identifies a rule's rendered cooldown key.
-func (c *Cooldowns) keyHash(rule, key string) uint64 {
+func (c *CooldownTable) keyHash(rule, key string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(c.seed)
 	h.WriteString(rule)
@@ -137,7 +150,7 @@ func (c *Cooldowns) keyHash(rule, key string) uint64 {
 }
 
 // eventHash identifies an event id; 0 stands for no id.
-func (c *Cooldowns) eventHash(id string) uint64 {
+func (c *CooldownTable) eventHash(id string) uint64 {
 	if id == "" {
 		return 0
 	}
@@ -162,8 +175,8 @@ func (sh *cooldownShard) sweep(now int64, n int) int {
 
 // Len returns the number of keys held, expired ones not yet swept
 // included.
-func (c *Cooldowns) Len() int { return int(c.keys.Load()) }
+func (c *CooldownTable) Len() int { return int(c.keys.Load()) }
 
 // Overflows returns how many actions were allowed because the store was
 // full of live keys.
-func (c *Cooldowns) Overflows() uint64 { return c.overflows.Load() }
+func (c *CooldownTable) Overflows() uint64 { return c.overflows.Load() }

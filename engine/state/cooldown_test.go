@@ -9,7 +9,7 @@ import (
 )
 
 func TestCooldownsAllow(t *testing.T) {
-	c := NewCooldowns(0)
+	c := NewCooldownTable(0)
 	steps := []struct {
 		rule, key string
 		at        time.Duration
@@ -38,7 +38,7 @@ func TestCooldownsAllow(t *testing.T) {
 // by dropping expired keys.
 func TestCooldownsBounded(t *testing.T) {
 	const maxKeys, n = cooldownShards, 1000 // one key per shard
-	c := NewCooldowns(maxKeys)
+	c := NewCooldownTable(maxKeys)
 	for i := range n {
 		if !c.Allow("r", fmt.Sprint(i), t0, time.Minute) {
 			t.Fatalf("key %d suppressed on first use", i)
@@ -65,7 +65,7 @@ func TestCooldownsBounded(t *testing.T) {
 // TestCooldownsSweep checks that inserts drop expired keys without a
 // full scan.
 func TestCooldownsSweep(t *testing.T) {
-	c := NewCooldowns(0)
+	c := NewCooldownTable(0)
 	const n = 5000
 	for i := range n {
 		c.Allow("r", fmt.Sprint("old", i), t0, time.Second)
@@ -79,7 +79,7 @@ func TestCooldownsSweep(t *testing.T) {
 }
 
 func TestCooldownsConcurrent(t *testing.T) {
-	c := NewCooldowns(0)
+	c := NewCooldownTable(0)
 	const keys, workers = 100, 8
 	var allowed atomic.Int64
 	var wg sync.WaitGroup
@@ -102,7 +102,7 @@ func TestCooldownsConcurrent(t *testing.T) {
 // exactly maxKeys live keys fit however the keys spread over shards.
 func TestCooldownsFillToTheBound(t *testing.T) {
 	const maxKeys = 5000
-	c := NewCooldowns(maxKeys)
+	c := NewCooldownTable(maxKeys)
 	for i := range maxKeys {
 		c.Allow("r", fmt.Sprint(i), t0, time.Hour)
 	}
@@ -118,7 +118,7 @@ func TestCooldownsFillToTheBound(t *testing.T) {
 // is allowed again (a redelivery whose outcome was not recorded) while
 // other events, and events without an id, are suppressed.
 func TestCooldownsAllowEvent(t *testing.T) {
-	c := NewCooldowns(0)
+	c := NewCooldownTable(0)
 	steps := []struct {
 		name  string
 		event string

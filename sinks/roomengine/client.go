@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/roomwarden/roomwarden/engine"
@@ -117,7 +118,7 @@ func (c *Client) call(ctx context.Context, sig string, body []byte) (engine.Rece
 	start := time.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		ce := &engine.CallError{Class: engine.Retryable, Err: redactErr(err)}
+		ce := &engine.CallError{Class: transportClass(err), Err: redactErr(err)}
 		c.logCall(ctx, start, 0, "", ce)
 		return engine.Receipt{}, ce
 	}
@@ -138,6 +139,18 @@ func (c *Client) logCall(ctx context.Context, start time.Time, status int, reque
 		slog.Int("error_code", codeOf(err)),
 		slog.Duration("latency", time.Since(start)),
 		slog.Any("error", err))
+}
+
+// transportClass classes a failed HTTP exchange: Local when this
+// machine ran out of a resource before anything was sent (descriptors,
+// buffers), else Retryable.
+func transportClass(err error) engine.ErrorClass {
+	for _, local := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM} {
+		if errors.Is(err, local) {
+			return engine.Local
+		}
+	}
+	return engine.Retryable
 }
 
 // requestIDOf returns the RequestId of an answer, successful or not.

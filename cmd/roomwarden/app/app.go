@@ -161,7 +161,7 @@ func (a *App) openEngine() error {
 	if a.exec, err = executor.New(ec); err != nil {
 		return err
 	}
-	cd := state.NewCooldowns(a.cfg.Cooldowns.MaxKeys)
+	cd := state.NewCooldownTable(a.cfg.Cooldowns.MaxKeys)
 	if err := registerCooldownMetrics(a.reg, cd); err != nil {
 		return err
 	}

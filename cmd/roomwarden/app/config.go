@@ -105,9 +105,11 @@ type ActionLogConfig struct {
 
 // HTTPConfig is the operations endpoint.
 type HTTPConfig struct {
-	Listen   string `yaml:"listen"`
-	TokenEnv string `yaml:"token_env"` // bearer token for POST /-/reload; required off loopback
-	Pprof    bool   `yaml:"pprof"`     // serve the Go profiler under /debug/pprof/
+	Listen         string   `yaml:"listen"`
+	TokenEnv       string   `yaml:"token_env"`       // bearer token for POST /-/reload; required off loopback
+	Pprof          bool     `yaml:"pprof"`           // serve the Go profiler under /debug/pprof/
+	MaxConnections int      `yaml:"max_connections"` // open connections at once; more wait to be accepted
+	IdleTimeout    Duration `yaml:"idle_timeout"`    // an idle keep-alive connection is closed after this
 }
 
 // CooldownsConfig bounds rule cooldown state.
@@ -151,7 +153,7 @@ func Default() *Config {
 			QueueSize:      10000,
 		},
 		ActionLog:       ActionLogConfig{Path: "./data/actions.jsonl", Subject: "roomwarden.actions", WriteTimeout: Duration(5 * time.Second)},
-		HTTP:            HTTPConfig{Listen: "127.0.0.1:9464"},
+		HTTP:            HTTPConfig{Listen: "127.0.0.1:9464", MaxConnections: 256, IdleTimeout: Duration(30 * time.Second)},
 		Cooldowns:       CooldownsConfig{MaxKeys: 1000000},
 		ShutdownTimeout: Duration(10 * time.Second),
 	}

@@ -186,6 +186,12 @@ func (c *Config) validateHTTP(p *problems) {
 		p.addf("http.listen: %q is not host:port (such as 127.0.0.1:9464)", c.HTTP.Listen)
 		return
 	}
+	if c.HTTP.MaxConnections < 1 {
+		p.addf("http.max_connections: %d must be at least 1 (256 is usual)", c.HTTP.MaxConnections)
+	}
+	if c.HTTP.IdleTimeout <= 0 {
+		p.addf("http.idle_timeout: %s must be positive (30s is usual)", c.HTTP.IdleTimeout.Duration())
+	}
 	if !isLoopback(host) && c.HTTP.TokenEnv == "" {
 		p.addf("http.token_env: required when http.listen (%s) is not a loopback address: name the environment variable holding the bearer token for POST /-/reload", c.HTTP.Listen)
 	}

@@ -65,7 +65,7 @@ func (h *health) lastReload() rules.ReloadResult {
 
 // registerCooldownMetrics exports the size of the cooldown store and how
 // often it was full (an action then runs rather than being suppressed).
-func registerCooldownMetrics(reg prometheus.Registerer, cd *state.Cooldowns) error {
+func registerCooldownMetrics(reg prometheus.Registerer, cd *state.CooldownTable) error {
 	return promreg.Register(reg,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomwarden_cooldown_keys",
 			Help: "Cooldown keys held (expired keys are swept)."}, func() float64 { return float64(cd.Len()) }),

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -18,24 +19,50 @@ import (
 	"github.com/roomwarden/roomwarden/rules"
 )
 
+// Limits of the operations endpoint. A response gets httpWriteTimeout
+// to be written; the profiler's, which take as long as they are asked
+// to, get their own.
+const (
+	httpReadHeaderTimeout = 5 * time.Second
+	httpReadTimeout       = 30 * time.Second
+	httpWriteTimeout      = 30 * time.Second
+	httpMaxHeaderBytes    = 64 << 10
+)
+
 // openHTTP binds the operations endpoint so that New fails on a busy port.
 func (a *App) openHTTP() error {
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
 	if err != nil {
 		return &ListenError{Key: "http.listen", Addr: a.cfg.HTTP.Listen, Err: err}
 	}
-	a.httpLn = ln
+	a.httpLn = newLimitListener(ln, a.cfg.HTTP.MaxConnections)
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", a.handleReady)
-	mux.HandleFunc("GET /rules", a.handleRules)
-	mux.HandleFunc("POST /-/reload", a.requireToken(a.handleReload))
+	mux.Handle("GET /metrics", writeDeadline(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})))
+	mux.Handle("GET /healthz", writeDeadline(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })))
+	mux.Handle("GET /readyz", writeDeadline(http.HandlerFunc(a.handleReady)))
+	mux.Handle("GET /rules", writeDeadline(http.HandlerFunc(a.handleRules)))
+	mux.Handle("POST /-/reload", writeDeadline(a.requireToken(a.handleReload)))
 	if a.cfg.HTTP.Pprof {
 		a.mountPprof(mux)
 	}
-	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	a.httpSrv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: httpReadHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		IdleTimeout:       a.cfg.HTTP.IdleTimeout.Duration(),
+		MaxHeaderBytes:    httpMaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(a.log.With("component", "http").Handler(), slog.LevelWarn),
+	}
 	return nil
+}
+
+// writeDeadline gives a response httpWriteTimeout to be written, so a
+// client that stops reading cannot hold its connection forever.
+func writeDeadline(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(httpWriteTimeout))
+		h.ServeHTTP(w, r)
+	})
 }
 
 // mountPprof serves the Go profiler under /debug/pprof/, behind the same

@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/roomwarden/roomwarden/rules"
+)
+
+// heldSubmitter completes actions on seat 1 at once and holds the rest
+// until release is closed.
+type heldSubmitter struct{ release chan struct{} }
+
+func (s heldSubmitter) Submit(_ context.Context, a Action, done func(Outcome, error)) error {
+	go func() {
+		if a.Params.Index != 1 {
+			<-s.release
+		}
+		done(Outcome{Rule: a.Rule, EventID: a.EventID, Action: a.Kind, Params: a.Params, Outcome: Succeeded}, nil)
+	}()
+	return nil
+}
+
+// listRecorder keeps what was recorded.
+type listRecorder struct {
+	mu  sync.Mutex
+	got []Outcome
+}
+
+func (r *listRecorder) Record(o Outcome) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, o)
+	return nil
+}
+
+func (r *listRecorder) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got)
+}
+
+// TestPipelineRecordsOutcomesAsTheyHappen: an event's first outcome is on
+// file while its other action still runs, and the verdict waits for both.
+func TestPipelineRecordsOutcomesAsTheyHappen(t *testing.T) {
+	set, err := rules.Compile(rules.Source{Path: "two.yaml", Data: []byte(`rules:
+  - name: two-seats
+    on: [member.enter]
+    when: "true"
+    actions:
+      - lock_seat: {room_id: event.room_id, index: 1, forbid_audio: true}
+      - lock_seat: {room_id: event.room_id, index: 2, forbid_audio: true}
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, rec := heldSubmitter{release: make(chan struct{})}, &listRecorder{}
+	p := newTestPipeline(t, PipelineConfig{Rules: benchRules{set}, Executor: sub, Recorder: rec})
+	r := p.HandleMessage(t.Context(), Delivery{Data: []byte(`{"type":"member.enter","room_id":"r"}`), StreamSeq: 1})
+	if r.Wait == nil {
+		t.Fatalf("result %+v, want a deferred verdict", r)
+	}
+	verdict := make(chan Result, 1)
+	go func() { verdict <- r.Wait(context.Background()) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for rec.len() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the finished action's outcome was not recorded while the other ran")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case v := <-verdict:
+		t.Fatalf("verdict %s before every action finished", v.Verdict)
+	default:
+	}
+	close(sub.release)
+	if v := <-verdict; v.Verdict != Ack || rec.len() != 2 {
+		t.Errorf("verdict %s with %d outcomes recorded, want ack with 2", v.Verdict, rec.len())
+	}
+}
