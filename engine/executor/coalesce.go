@@ -18,6 +18,8 @@ type coalesceKey struct {
 type execWaiter struct {
 	rule    string
 	eventID string
+	kind    string        // lock_seat or unlock_seat: the same call
+	lasts   time.Duration // a timed lock's duration, for its outcome
 	decided time.Time
 	done    func(engine.Outcome, error)
 }

@@ -169,8 +169,13 @@ func (e *Executor) Submit(ctx context.Context, a engine.Action, done func(engine
 	if done == nil {
 		return errors.New("executor: submit: nil done func")
 	}
-	if a.Kind != "" && a.Kind != engine.ActionLockSeat {
-		return fmt.Errorf("executor: submit: unknown action kind %q", a.Kind)
+	kind := a.Kind
+	switch kind {
+	case "":
+		kind = engine.ActionLockSeat
+	case engine.ActionLockSeat, engine.ActionUnlockSeat:
+	default:
+		return fmt.Errorf("executor: submit: %q is not a Room Engine action", a.Kind)
 	}
 	if err := e.accept(); err != nil {
 		return err
@@ -180,7 +185,7 @@ func (e *Executor) Submit(ctx context.Context, a engine.Action, done func(engine
 	if decided.IsZero() {
 		decided = time.Now()
 	}
-	w := execWaiter{rule: a.Rule, eventID: a.EventID, decided: decided, done: done}
+	w := execWaiter{rule: a.Rule, eventID: a.EventID, kind: kind, lasts: a.For, decided: decided, done: done}
 	c, leader := e.coalesce.join(coalesceKey{params: a.Params, dry: a.DryRun}, w)
 	if !leader || e.queue.tryPut(c) {
 		return nil
@@ -444,13 +449,16 @@ func (e *Executor) report(w execWaiter, o engine.Outcome, err error) {
 // outcome builds w's Outcome from c's last attempt.
 func (c *execCall) outcome(w execWaiter, kind engine.OutcomeKind, now time.Time) engine.Outcome {
 	o := engine.Outcome{
-		Time: now, Rule: w.rule, EventID: w.eventID, Action: engine.ActionLockSeat,
+		Time: now, Rule: w.rule, EventID: w.eventID, Action: w.kind,
 		Params: c.key.params, Outcome: kind, Attempts: c.attempts,
 		RequestID: c.receipt.RequestID, Request: c.receipt.Request,
 		LatencyMS: millis(now.Sub(w.decided)),
 	}
 	if !c.started.IsZero() {
 		o.QueuedMS = millis(max(0, c.started.Sub(w.decided)))
+	}
+	if w.lasts > 0 {
+		o.For = w.lasts.String()
 	}
 	if c.lastErr != nil {
 		o.ErrorCode, o.ErrorInfo, o.RequestID = errorFields(c.lastErr)

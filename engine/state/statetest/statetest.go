@@ -96,10 +96,11 @@ func testCooldowns(t *testing.T, s state.Store) {
 
 // testCooldownsConcurrent: many acquirers of one key at one time, as
 // replicas are: exactly one acts.
-func testCooldownsConcurrent(t *testing.T, s state.Store) {
+func testCooldownsConcurrent(t *testing.T, stores ...state.Store) {
 	var wg sync.WaitGroup
 	var allowed atomic.Int32
 	for i := range 16 {
+		s := stores[i%len(stores)]
 		wg.Go(func() {
 			ok, err := s.Acquire(context.Background(), "race", fmt.Sprint("origin-", i), at(0), time.Minute)
 			if err != nil {
@@ -180,11 +181,12 @@ func testWindowsDistinct(t *testing.T, s state.Store) {
 
 // testWindowsConcurrent: replicas feeding one key at once never lose an
 // event, and exactly one of them sees each count.
-func testWindowsConcurrent(t *testing.T, s state.Store) {
+func testWindowsConcurrent(t *testing.T, stores ...state.Store) {
 	const n = 12
 	var wg sync.WaitGroup
 	counts := make([]int, n)
 	for i := range n {
+		s := stores[i%len(stores)]
 		wg.Go(func() {
 			c, err := s.Feed(context.Background(), feed("hot", "k", fmt.Sprint("e", i), "", time.Second), false)
 			if err != nil {
@@ -368,10 +370,11 @@ func testBudgets(t *testing.T, s state.Store) {
 
 // testBudgetsConcurrent: replicas spending one budget at once never
 // allow more than max.
-func testBudgetsConcurrent(t *testing.T, s state.Store) {
+func testBudgetsConcurrent(t *testing.T, stores ...state.Store) {
 	var wg sync.WaitGroup
 	var allowed atomic.Int32
-	for range 12 {
+	for i := range 12 {
+		s := stores[i%len(stores)]
 		wg.Go(func() {
 			ok, err := s.Spend(context.Background(), "hot@v", 5, time.Minute, at(0))
 			if err != nil {

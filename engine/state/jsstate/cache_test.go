@@ -1,0 +1,78 @@
+package jsstate_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/roomwarden/roomwarden/engine/state/jsstate"
+	"github.com/roomwarden/roomwarden/internal/natstest"
+)
+
+// TestStaleCache: a replica whose cached revision another replica has
+// moved on retries its compare-and-swap once and counts right, and the
+// retry shows in roomwarden_state_cas_retries_total.
+func TestStaleCache(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	reg := prometheus.NewRegistry()
+	a := open(t, srv, jsstate.Config{Registerer: reg})
+	b := open(t, srv, jsstate.Config{})
+	now := time.Now()
+	steps := []struct {
+		name  string
+		s     *jsstate.Store
+		event string
+		want  int
+	}{
+		{"a feeds (and caches the revision)", a, "e1", 1},
+		{"b feeds", b, "e2", 2},
+		{"a feeds on a stale revision", a, "e3", 3},
+		{"a feeds again on a fresh one", a, "e4", 4},
+	}
+	for _, st := range steps {
+		if err := wantInt(st.s.Feed(t.Context(), windowFeed(st.event, now), false))(st.want); err != nil {
+			t.Errorf("%s: %v", st.name, err)
+		}
+	}
+	retries := metricValue(t, reg, "roomwarden_state_cas_retries_total", "feed")
+	if retries != 1 {
+		t.Errorf("cas retries of feed = %v, want 1", retries)
+	}
+	if ok := metricValue(t, reg, "roomwarden_state_ops_total", "feed", "ok"); ok != 3 {
+		t.Errorf("ok feeds = %v, want 3", ok)
+	}
+
+	for i, s := range []*jsstate.Store{a, b, a} {
+		if err := wantBool(s.Spend(t.Context(), "r@v", 2, time.Minute, now))(i < 2); err != nil {
+			t.Errorf("spend %d: %v", i+1, err)
+		}
+	}
+}
+
+// metricValue is the value of the counter name with the given label
+// values (in the order of the label names) in reg.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, values ...string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			match := len(m.GetLabel()) == len(values)
+			for i := 0; match && i < len(values); i++ {
+				match = m.GetLabel()[i].GetValue() == values[i]
+			}
+			if match {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	t.Fatalf("no %s%v", name, values)
+	return 0
+}
