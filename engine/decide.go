@@ -13,8 +13,11 @@ type Decision struct {
 	Rule   *rules.Rule
 	Action Action
 	// Outcome is empty when Action must run; otherwise it is the
-	// action's terminal outcome (Suppressed).
+	// action's terminal outcome (Suppressed, or Failed for parameters the
+	// Room Engine would refuse).
 	Outcome OutcomeKind
+	// Info says why, for a Failed decision.
+	Info string
 }
 
 // Decider turns one event into decisions: it evaluates the rules and
@@ -52,7 +55,10 @@ func (d *Decider) Decide(set *rules.Set, ev *rules.Event, origin string, now tim
 		for _, params := range m.Actions {
 			dec := Decision{Rule: m.Rule, Action: Action{Rule: m.Rule.Name, EventID: ev.ID, Kind: ActionLockSeat,
 				Params: LockSeatOf(params), DryRun: d.dryRun || m.Rule.DryRun, Decided: now}}
-			if suppressed {
+			switch err := dec.Action.Params.Validate(); {
+			case err != nil:
+				dec.Outcome, dec.Info = Failed, "not sent: "+err.Error()
+			case suppressed:
 				dec.Outcome = Suppressed
 			}
 			dst = append(dst, dec)

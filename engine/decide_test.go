@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,5 +115,38 @@ func TestDecideConcurrent(t *testing.T) {
 	close(allowed)
 	if n := len(allowed); n != 1 {
 		t.Errorf("%d actions were allowed, want exactly 1", n)
+	}
+}
+
+// TestDecideRefusesInvalidParams is the probe of issue [1c/6] item 9: a
+// rendered lock_seat the Room Engine would refuse is decided failed,
+// with the reason, and never sent.
+func TestDecideRefusesInvalidParams(t *testing.T) {
+	s, err := rules.Compile(rules.Source{Path: "r.yaml", Data: []byte(`rules:
+  - name: from-attrs
+    on: [x]
+    when: "true"
+    actions: [{lock_seat: {room_id: attr_string("room"), index: event.seat.index, forbid_audio: true}}]
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDecider(state.NewCooldownTable(0), false)
+	tests := []struct {
+		name  string
+		ev    rules.Event
+		want  OutcomeKind
+		inWhy string
+	}{
+		{"valid", rules.Event{Type: "x", Attrs: map[string]any{"room": "room-1"}, Seat: rules.Seat{Index: 2}}, "", ""},
+		{"a room id over the limit", rules.Event{Type: "x", Attrs: map[string]any{"room": strings.Repeat("r", 10241)}}, Failed, "48-byte limit"},
+		{"an empty room id", rules.Event{Type: "x"}, Failed, "room_id"},
+		{"a seat index beyond any room", rules.Event{Type: "x", Attrs: map[string]any{"room": "r"}, Seat: rules.Seat{Index: 1 << 40}}, Failed, "index"},
+	}
+	for _, tc := range tests {
+		ds := d.Decide(s, &tc.ev, "o", t0, nil)
+		if len(ds) != 1 || ds[0].Outcome != tc.want || !strings.Contains(ds[0].Info, tc.inWhy) {
+			t.Errorf("%s: decisions %+v, want outcome %q with %q in the reason", tc.name, ds, tc.want, tc.inWhy)
+		}
 	}
 }

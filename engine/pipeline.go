@@ -179,7 +179,7 @@ func (p *Pipeline) decide(s *scratch, ev *rules.Event, origin string, b *batch) 
 func decided(dec Decision, now time.Time) Outcome {
 	a := dec.Action
 	return Outcome{Time: now, Rule: a.Rule, EventID: a.EventID, Action: a.Kind,
-		Params: a.Params, Outcome: dec.Outcome}
+		Params: a.Params, Outcome: dec.Outcome, ErrorInfo: dec.Info}
 }
 
 // execute submits a delivery's actions and returns a deferred Result:

@@ -1,11 +1,9 @@
 package decode
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"maps"
-	"reflect"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/roomwarden/roomwarden/rules"
@@ -18,205 +16,338 @@ const (
 	cmdSeatsChanged = "Mic.CallbackAfterSeatInfoChanged"
 )
 
-// callbackBody is the part of a callback body the mapping reads.
-type callbackBody struct {
-	Command    string           `json:"CallbackCommand"`
-	RoomID     looseString      `json:"RoomId"`
-	Operator   looseString      `json:"Operator_Account"`
-	EventTime  int64            `json:"EventTime"`
-	Accounts   []callbackMember `json:"MemberList_Account"`
-	MemberList []callbackMember `json:"MemberList"`
-	Seats      []callbackSeat   `json:"SeatList"`
+// maxEventTimeMillis is the last millisecond of year 9999, the latest
+// EventTime accepted (RFC 3339 and the action log cannot write later).
+const maxEventTimeMillis = 253402300799999
+
+// callback is what the mapping reads from a callback body.
+type callback struct {
+	command    account
+	roomID     account
+	operator   account
+	eventTime  int64
+	hasTime    bool
+	accounts   members // MemberList_Account
+	memberList members // MemberList
+	seats      []callbackSeat
+	attrs      map[string]any
+}
+
+// members is a member list as read: n accounts, of which the first
+// MaxCallbackMembers are kept (a longer list is refused by its count,
+// without holding it).
+type members struct {
+	list []account
+	n    int
+}
+
+// account is an account id as a callback sends it: a string, a number
+// (Tencent sends some account ids as bare numbers) or null (""). lone
+// records a lone surrogate escape in the string, decoded as U+FFFD.
+type account struct {
+	id   string
+	lone bool
 }
 
 type callbackSeat struct {
-	Index         int         `json:"Index"`
-	Member        looseString `json:"Member_Account"`
-	TakenDisabled bool        `json:"IsTakenDisabled"`
-	VideoDisabled bool        `json:"IsVideoDisabled"`
-	AudioDisabled bool        `json:"IsAudioDisabled"`
+	seat     rules.Seat
+	hasIndex bool
+	member   account
 }
 
 // decodeCallback maps a Tencent callback body to canonical events; see
-// Events for the mapping.
-func decodeCallback(data []byte, dst []rules.Event) ([]rules.Event, error) {
-	if err := validate(data); err != nil {
+// Events for the mapping. src is string(data) or "" (see shareLimit).
+func decodeCallback(data []byte, src string, dst []rules.Event) ([]rules.Event, error) {
+	s := scanner{data: data, src: src}
+	if s.ws() != '{' {
+		return dst, errorf("callback: want JSON object, got %s", s.describe())
+	}
+	cb := callback{attrs: map[string]any{}}
+	if err := s.object(func(key []byte) error { return s.callbackField(key, &cb) }); err != nil {
 		return dst, err
 	}
-	var body callbackBody
-	if err := json.Unmarshal(data, &body); err != nil {
-		return dst, callbackError(err)
+	if s.ws(); s.pos != len(s.data) {
+		return dst, s.syntaxError("want end of input after the event object")
 	}
-	cmd := body.Command
+	return cb.events(dst)
+}
+
+// callbackField reads one top-level field. Every field but the three
+// lists is also kept in attrs, as encoding/json would decode it into an
+// `any`.
+func (s *scanner) callbackField(key []byte, cb *callback) error {
+	switch string(key) {
+	case "MemberList_Account":
+		return s.accountsValue("MemberList_Account", &cb.accounts)
+	case "MemberList":
+		return s.accountsValue("MemberList", &cb.memberList)
+	case "SeatList":
+		return s.seatListValue(&cb.seats)
+	}
+	name := s.keyText(key)
+	start := s.pos
+	var err error
+	switch name {
+	case "CallbackCommand":
+		s.lone = false
+		err = s.stringValue(field(name), &cb.command.id)
+		cb.command.lone = s.lone
+	case "RoomId":
+		err = s.accountValue(field(name), &cb.roomID)
+	case "Operator_Account":
+		err = s.accountValue(field(name), &cb.operator)
+	case "EventTime":
+		cb.hasTime, err = s.int64Value(field(name), &cb.eventTime)
+	}
+	if err != nil {
+		return err
+	}
+	s.pos = start
+	v, err := s.anyValue(field(name))
+	cb.attrs[name] = v
+	return err
+}
+
+// accountValue reads a string, a number (its text) or null ("").
+func (s *scanner) accountValue(p fieldPath, dst *account) error {
+	*dst = account{}
+	switch c := s.ws(); {
+	case c == '"':
+		s.lone = false
+		v, err := s.text()
+		*dst = account{id: v, lone: s.lone}
+		return err
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := s.pos
+		num, err := s.number()
+		if err != nil {
+			return err
+		}
+		if s.src != "" {
+			dst.id = s.src[start:s.pos]
+		} else {
+			dst.id = string(num)
+		}
+		return nil
+	case c == 'n':
+		return s.literal("null")
+	}
+	return s.wrongType(p, "string or number")
+}
+
+// accountsValue reads a member list: accounts, or {"Member_Account": x}
+// objects; null is an empty list.
+func (s *scanner) accountsValue(name string, dst *members) error {
+	*dst = members{}
+	if s.null() {
+		return nil
+	}
+	if s.ws() != '[' {
+		return s.wrongType(field(name), "array of accounts")
+	}
+	err := s.array(func(i int) error {
+		var a account
+		var err error
+		if s.ws() != '{' {
+			err = s.accountValue(elem(name, i), &a)
+		} else {
+			err = s.object(func(key []byte) error {
+				if string(key) == "Member_Account" {
+					return s.accountValue(elem(name, i).child("Member_Account"), &a)
+				}
+				return s.skip()
+			})
+		}
+		if dst.n++; dst.n <= MaxCallbackMembers {
+			dst.list = append(dst.list, a)
+		}
+		return err
+	})
+	return err
+}
+
+// seatListValue reads SeatList; null is an empty list.
+func (s *scanner) seatListValue(dst *[]callbackSeat) error {
+	*dst = nil
+	if s.null() {
+		return nil
+	}
+	if s.ws() != '[' {
+		return s.wrongType(field("SeatList"), "array of seats")
+	}
+	list := []callbackSeat{}
+	err := s.array(func(i int) error {
+		p := elem("SeatList", i)
+		if s.ws() != '{' {
+			return s.wrongType(p, "object")
+		}
+		var cs callbackSeat
+		err := s.object(func(key []byte) (err error) {
+			switch string(key) {
+			case "Index":
+				var v int64
+				if cs.hasIndex, err = s.int64Value(p.child("Index"), &v); err == nil {
+					if err = checkSeatIndex(p.child("Index"), v); err == nil {
+						cs.seat.Index = int(v)
+					}
+				}
+				return err
+			case "Member_Account":
+				return s.accountValue(p.child("Member_Account"), &cs.member)
+			case "IsTakenDisabled":
+				return s.boolValue(p.child("IsTakenDisabled"), &cs.seat.TakenDisabled)
+			case "IsVideoDisabled":
+				return s.boolValue(p.child("IsVideoDisabled"), &cs.seat.VideoDisabled)
+			case "IsAudioDisabled":
+				return s.boolValue(p.child("IsAudioDisabled"), &cs.seat.AudioDisabled)
+			}
+			return s.skip()
+		})
+		list = append(list, cs)
+		return err
+	})
+	*dst = list
+	return err
+}
+
+// events maps the callback; every event shares cb.attrs.
+func (cb *callback) events(dst []rules.Event) ([]rules.Event, error) {
+	cmd := cb.command.id
 	if cmd == "" {
 		return dst, errorf("CallbackCommand is empty")
 	}
-	var attrs map[string]any
-	if err := json.Unmarshal(data, &attrs); err != nil {
-		return dst, callbackError(err)
+	if err := checkAccount(field("CallbackCommand"), cb.command, maxCommandBytes); err != nil {
+		return dst, err
 	}
-	delete(attrs, "MemberList_Account")
-	delete(attrs, "MemberList")
-	delete(attrs, "SeatList")
-	if body.Operator != "" {
-		attrs["operator"] = string(body.Operator)
+	if cb.roomID.id != "" {
+		if err := checkAccount(field("RoomId"), cb.roomID, MaxRoomIDBytes); err != nil {
+			return dst, err
+		}
 	}
-	base := rules.Event{
-		ID:     fmt.Sprintf("%s:%s:%d", cmd, body.RoomID, body.EventTime),
-		Type:   cmd,
-		Time:   callbackTime(body.EventTime),
-		RoomID: string(body.RoomID),
-		Attrs:  attrs,
+	if cb.operator.id != "" {
+		cb.attrs["operator"] = cb.operator.id
+	}
+	base := rules.Event{Type: cmd, RoomID: cb.roomID.id, Attrs: cb.attrs}
+	if cb.hasTime {
+		if cb.eventTime <= 0 || cb.eventTime > maxEventTimeMillis {
+			return dst, errorf("EventTime: %d is not a time in milliseconds between 1970 and 9999; send the time the callback was made, or leave EventTime out", cb.eventTime)
+		}
+		base.Time = time.UnixMilli(cb.eventTime).UTC()
+		base.ID = cmd + ":" + base.RoomID + ":" + strconv.FormatInt(cb.eventTime, 10)
 	}
 	switch cmd {
 	case cmdMemberEnter:
-		return memberEvents(body, base, "member.enter", dst)
+		return cb.memberEvents(base, "member.enter", dst)
 	case cmdMemberLeave:
-		return memberEvents(body, base, "member.leave", dst)
+		return cb.memberEvents(base, "member.leave", dst)
 	case cmdSeatsChanged:
-		return seatEvent(body, base, dst)
+		return cb.seatEvent(base, dst)
 	}
 	return append(dst, base), nil
 }
 
-// validate checks the whole body's syntax and depth before encoding/json
-// sees it.
-func validate(data []byte) error {
-	s := scanner{data: data}
-	if err := s.skip(); err != nil {
-		return err
+// checkAccount checks an id a callback sent.
+func checkAccount(p fieldPath, a account, maxBytes int) error {
+	if a.lone {
+		return loneError(p)
 	}
-	if s.ws(); s.pos != len(s.data) { // a NUL byte is not the end
-		return s.syntaxError("want end of input after the event object")
-	}
-	return nil
+	return checkField(p, a.id, maxBytes)
 }
 
-func callbackTime(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
-
-// memberEvents appends one event per member; each gets its own copy of
-// attrs so a consumer changing one cannot affect the others.
-func memberEvents(body callbackBody, base rules.Event, typ string, dst []rules.Event) ([]rules.Event, error) {
+// memberEvents appends one event per member. The events share base's
+// attrs: decoding costs memory in proportion to the body, not to
+// members × attrs.
+func (cb *callback) memberEvents(base rules.Event, typ string, dst []rules.Event) ([]rules.Event, error) {
 	if base.RoomID == "" {
 		return dst, errorf(`%s: missing "RoomId"`, base.Type)
 	}
-	members := append(body.Accounts, body.MemberList...)
-	if len(members) == 0 {
+	n := cb.accounts.n + cb.memberList.n
+	if n == 0 {
 		return dst, errorf(`%s: MemberList_Account is missing or empty`, base.Type)
 	}
-	for i, m := range members {
-		if m == "" {
-			return dst, errorf("%s: MemberList_Account[%d] is empty", base.Type, i)
-		}
+	if n > MaxCallbackMembers {
+		return dst, errorf("%s: %d members, over the limit of %d per callback (MemberList_Account and MemberList together); send them in several callbacks",
+			base.Type, n, MaxCallbackMembers)
 	}
-	for _, m := range members {
-		ev := base
-		ev.ID = base.ID + ":" + string(m)
-		ev.Type = typ
-		ev.User.ID = string(m)
-		ev.Attrs = maps.Clone(base.Attrs)
-		dst = append(dst, ev)
+	if err := checkMembers(base.Type, "MemberList_Account", cb.accounts.list); err != nil {
+		return dst, err
+	}
+	if err := checkMembers(base.Type, "MemberList", cb.memberList.list); err != nil {
+		return dst, err
+	}
+	ids := memberIDs(base.ID, cb.accounts.list, cb.memberList.list)
+	dst = slices.Grow(dst, n)
+	for _, list := range [...][]account{cb.accounts.list, cb.memberList.list} {
+		for _, m := range list {
+			ev := base
+			if base.ID != "" {
+				ev.ID, ids = ids[:len(base.ID)+1+len(m.id)], ids[len(base.ID)+1+len(m.id):]
+			}
+			ev.Type = typ
+			ev.User.ID = m.id
+			dst = append(dst, ev)
+		}
 	}
 	return dst, nil
 }
 
-func seatEvent(body callbackBody, ev rules.Event, dst []rules.Event) ([]rules.Event, error) {
+// memberIDs returns "<prefix>:<account>" for every member, concatenated
+// in one allocation; "" when prefix is.
+func memberIDs(prefix string, lists ...[]account) string {
+	if prefix == "" {
+		return ""
+	}
+	size := 0
+	for _, list := range lists {
+		for _, m := range list {
+			size += len(prefix) + 1 + len(m.id)
+		}
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for _, list := range lists {
+		for _, m := range list {
+			b.WriteString(prefix)
+			b.WriteByte(':')
+			b.WriteString(m.id)
+		}
+	}
+	return b.String()
+}
+
+func checkMembers(cmd, name string, list []account) error {
+	for i, m := range list {
+		if m.id == "" {
+			return errorf("%s: %s[%d] is empty", cmd, name, i)
+		}
+		if err := checkAccount(elem(name, i), m, MaxUserIDBytes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (cb *callback) seatEvent(ev rules.Event, dst []rules.Event) ([]rules.Event, error) {
 	if ev.RoomID == "" {
 		return dst, errorf(`%s: missing "RoomId"`, ev.Type)
 	}
 	ev.Type = "seat.changed"
-	ev.Seats = make([]rules.Seat, len(body.Seats))
-	for i, s := range body.Seats {
-		ev.Seats[i] = rules.Seat{
-			Index:         s.Index,
-			UserID:        string(s.Member),
-			TakenDisabled: s.TakenDisabled,
-			VideoDisabled: s.VideoDisabled,
-			AudioDisabled: s.AudioDisabled,
+	ev.Seats = make([]rules.Seat, len(cb.seats))
+	for i, cs := range cb.seats {
+		p := elem("SeatList", i)
+		if !cs.hasIndex {
+			return dst, errorf(`%s: missing "Index"`, p)
 		}
+		if cs.member.id != "" { // "" or null: nobody on the seat
+			if err := checkAccount(p.child("Member_Account"), cs.member, MaxUserIDBytes); err != nil {
+				return dst, err
+			}
+		}
+		ev.Seats[i] = cs.seat
+		ev.Seats[i].UserID = cs.member.id
 	}
 	if len(ev.Seats) == 1 {
 		ev.Seat = ev.Seats[0]
 	}
 	return append(dst, ev), nil
-}
-
-// callbackError turns an encoding/json error into a *Error naming
-// the field, e.g. `SeatList.Index: want int, got string`.
-func callbackError(err error) error {
-	var de *Error
-	if errors.As(err, &de) {
-		return de
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		field := te.Field
-		if field == "" {
-			field = "callback"
-		}
-		return errorf("%s: want %s, got %s", field, te.Type, te.Value)
-	}
-	return errorf("callback: %v", err)
-}
-
-// looseString is a JSON string that may also arrive as a number (Tencent
-// sends some account ids as bare numbers); null is "".
-type looseString string
-
-func (l *looseString) UnmarshalJSON(b []byte) error {
-	switch kind := jsonKind(b); kind {
-	case "string":
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*l = looseString(s)
-	case "number":
-		*l = looseString(b)
-	case "null":
-	default:
-		return &json.UnmarshalTypeError{Value: kind, Type: reflect.TypeFor[string]()}
-	}
-	return nil
-}
-
-// callbackMember is one account in a member list: a string, a number, or
-// an object {"Member_Account": ...}.
-type callbackMember looseString
-
-func (m *callbackMember) UnmarshalJSON(b []byte) error {
-	if jsonKind(b) != "object" {
-		return (*looseString)(m).UnmarshalJSON(b)
-	}
-	var obj struct {
-		Account looseString `json:"Member_Account"`
-	}
-	if err := json.Unmarshal(b, &obj); err != nil {
-		return err
-	}
-	*m = callbackMember(obj.Account)
-	return nil
-}
-
-// jsonKind names the JSON type of a raw, valid value.
-func jsonKind(raw []byte) string {
-	s := scanner{data: raw}
-	switch c := s.ws(); {
-	case c == '"':
-		return "string"
-	case c == '{':
-		return "object"
-	case c == '[':
-		return "array"
-	case c == 't', c == 'f':
-		return "boolean"
-	case c == 'n':
-		return "null"
-	}
-	return "number"
 }

@@ -1,8 +1,12 @@
 package decode
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,11 +131,125 @@ func TestDecodeCallbackIDsStableAcrossRedelivery(t *testing.T) {
 	}
 }
 
-func TestDecodeCallbackMemberAttrsAreSeparate(t *testing.T) {
+// TestDecodeCallbackWithoutEventTime: a callback without EventTime gets
+// no id, so the pipeline names its events after the stored message
+// (Nats-Msg-Id or stream sequence, "#i" per event). A constant id such as
+// "Mic.CallbackAfterSeatInfoChanged:cbroom:0" made five different
+// callbacks look like one event (issue 17, item 5).
+func TestDecodeCallbackWithoutEventTime(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+		n    int
+	}{
+		{"seat changed", `{"CallbackCommand":"Mic.CallbackAfterSeatInfoChanged","RoomId":"cbroom","SeatList":[{"Index":1,"Member_Account":"u1"}]}`, 1},
+		{"seat changed, null EventTime", `{"CallbackCommand":"Mic.CallbackAfterSeatInfoChanged","RoomId":"cbroom","EventTime":null,"SeatList":[]}`, 1},
+		{"member enter", `{"CallbackCommand":"Room.CallbackAfterMemberEnter","RoomId":"cbroom","MemberList_Account":["u1","u2"]}`, 2},
+		{"other command", `{"CallbackCommand":"Room.CallbackAfterDestroyRoom","RoomId":"cbroom"}`, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			evs := decodeOK(t, []byte(tc.data))
+			if len(evs) != tc.n {
+				t.Fatalf("got %d events, want %d", len(evs), tc.n)
+			}
+			for i, ev := range evs {
+				if ev.ID != "" || !ev.Time.IsZero() {
+					t.Errorf("event %d: id %q, time %v; want both empty, for the pipeline to fill", i, ev.ID, ev.Time)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeCallbackMembersShareAttrs(t *testing.T) {
 	evs := decodeOK(t, readFile(t, "testdata/events/callback-member-leave.json"))
-	evs[0].Attrs["Type"] = "changed"
-	if got := evs[1].Attrs["Type"]; got != "Kicked" {
-		t.Errorf("second event's attrs.Type = %v after changing the first's, want Kicked", got)
+	if len(evs) != 2 {
+		t.Fatalf("got %d events, want 2", len(evs))
+	}
+	if reflect.ValueOf(evs[0].Attrs).UnsafePointer() != reflect.ValueOf(evs[1].Attrs).UnsafePointer() {
+		t.Error("the events of one callback have separate attrs maps; want one shared, read-only map")
+	}
+}
+
+// probeCallback is a Room.CallbackAfterMemberEnter listing members
+// accounts, with keys extra top-level fields: the bodies of the issue 17
+// (item 2) probe, where each member's copy of the fields made memory
+// members × keys.
+func probeCallback(members, keys int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"CallbackCommand":"Room.CallbackAfterMemberEnter","RoomId":"probe-room","Type":"Enter","EventTime":1795640415000`)
+	for i := range keys {
+		fmt.Fprintf(&b, `,"k%d":%d`, i, i)
+	}
+	b.WriteString(`,"MemberList_Account":[`)
+	for i := range members {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"m%d"`, i)
+	}
+	b.WriteString("]}")
+	return []byte(b.String())
+}
+
+// allocatedBytes is the average number of bytes one Events(data, nil)
+// allocates, and its result.
+func allocatedBytes(data []byte) (uint64, []rules.Event, error) {
+	const runs = 3
+	var before, after runtime.MemStats
+	var evs []rules.Event
+	var err error
+	runtime.ReadMemStats(&before)
+	for range runs {
+		evs, err = Events(data, nil)
+	}
+	runtime.ReadMemStats(&after)
+	return (after.TotalAlloc - before.TotalAlloc) / runs, evs, err
+}
+
+// TestDecodeCallbackMemoryProportional decodes the probe bodies of issue
+// 17 (item 2) and bodies at the fan-out limit. Decoding may allocate 20
+// bytes per body byte (the attrs map of many small keys costs about 15),
+// plus 512 bytes per event it returns: the rules.Event itself (192 bytes)
+// and its id. Events share one attrs map, so the cost does not grow with
+// members × keys (the old decoder: 397 MiB for the 48 KB probe).
+func TestDecodeCallbackMemoryProportional(t *testing.T) {
+	overLimit := `Room.CallbackAfterMemberEnter: %d members, over the limit of 1000 per callback (MemberList_Account and MemberList together); send them in several callbacks`
+	tests := []struct {
+		name          string
+		members, keys int
+		wantErr       string // "" for success
+	}{
+		// Smallest first: on a regression the first failure stops the
+		// test before the larger bodies exhaust memory.
+		{"at the limit, no extra fields", MaxCallbackMembers, 0, ""},
+		{"at the limit, 1,000 fields", MaxCallbackMembers, 1000, ""},
+		{"at the limit, 4,000 fields", MaxCallbackMembers, 4000, ""},
+		{"probe: 48 KB, 5,000 members x 1,000 fields", 5000, 1000, fmt.Sprintf(overLimit, 5000)},
+		{"probe: 208 KB, 20,000 members x 4,000 fields", 20000, 4000, fmt.Sprintf(overLimit, 20000)},
+	}
+	for _, tc := range tests {
+		body := probeCallback(tc.members, tc.keys)
+		got, evs, err := allocatedBytes(body)
+		limit := 20*uint64(len(body)) + 512*uint64(len(evs))
+		t.Logf("%s: body %d bytes, %d events, %d bytes allocated (%.1f per body byte), limit %d",
+			tc.name, len(body), len(evs), got, float64(got)/float64(len(body)), limit)
+		if got > limit {
+			t.Fatalf("%s: allocated %d bytes for a %d-byte body and %d events, over the limit of %d",
+				tc.name, got, len(body), len(evs), limit)
+		}
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Fatalf("%s: %v", tc.name, err)
+		case tc.wantErr == "" && len(evs) != tc.members:
+			t.Fatalf("%s: %d events, want %d", tc.name, len(evs), tc.members)
+		case tc.wantErr != "":
+			var de *Error
+			if !errors.As(err, &de) || de.Reason != tc.wantErr {
+				t.Fatalf("%s: err = %v\nwant reason %s", tc.name, err, tc.wantErr)
+			}
+		}
 	}
 }
 

@@ -76,20 +76,27 @@ func TestDecodeEventsCanonical(t *testing.T) {
 			data: string(readFile(t, "testdata/events/canonical-escapes.json")),
 			want: rules.Event{
 				Type: "message.flagged", RoomID: "ré/1",
-				User: rules.User{ID: "😀 \"quoted\"\ttab", Labels: []string{}},
+				// A lone surrogate in a free-form string is U+FFFD, as in
+				// encoding/json; in an id it is an error.
+				User: rules.User{ID: "😀 \"quoted\"", Labels: []string{"a\tb", "\uFFFD"}},
 			},
 		},
 		{
 			name: "nulls are absent",
-			data: `{"id":null,"type":"seat.left","room_id":"r","user":null,"seat":{"index":null},"seats":null,"attrs":null,"time":null}`,
-			want: rules.Event{Type: "seat.left", RoomID: "r"},
+			data: `{"id":null,"type":"seat.changed","room_id":"r","user":null,"seat":null,"seats":null,"attrs":null,"time":null}`,
+			want: rules.Event{Type: "seat.changed", RoomID: "r"},
 		},
 		{
-			name: "fractional time with offset, negative index, exponent score",
-			data: ` {"type":"seat.taken","room_id":"r","time":"2026-11-25T22:00:00.5+01:00","seat":{"index":-1},"user":{"score":1e-2}} `,
+			name: "duplicate keys: the last wins, null included",
+			data: `{"type":"x","user":{"id":"a","flagged":true},"user":{"score":0.5},"room_id":"r","room_id":null,"seat":{"index":1},"seat":null,"time":"2026-11-25T21:00:00Z","time":""}`,
+			want: rules.Event{Type: "x", User: rules.User{Score: 0.5}},
+		},
+		{
+			name: "fractional time with offset, seat zero, exponent score",
+			data: ` {"type":"seat.taken","room_id":"r","time":"2026-11-25T22:00:00.5+01:00","seat":{"index":0},"user":{"score":1e-2}} `,
 			want: rules.Event{
 				Type: "seat.taken", RoomID: "r", Time: mustTime(t, "2026-11-25T22:00:00.5+01:00"),
-				Seat: rules.Seat{Index: -1}, User: rules.User{Score: 0.01},
+				Seat: rules.Seat{Index: 0}, User: rules.User{Score: 0.01},
 			},
 		},
 		{
@@ -146,7 +153,9 @@ func TestDecodeEventsErrors(t *testing.T) {
 		{"labels not array", `{"type":"x","user":{"labels":"spam"}}`, `user.labels: want array of strings, got string "spam"`},
 		{"score as bool", `{"type":"x","user":{"score":true}}`, `user.score: want number, got boolean`},
 		{"user as array", `{"type":"x","user":[]}`, `user: want object, got array`},
-		{"seats element", `{"type":"x","seats":[{},{"index":{}}]}`, `seats[1].index: want integer, got object`},
+		{"seats element", `{"type":"x","seats":[{"index":0},{"index":{}}]}`, `seats[1].index: want integer, got object`},
+		{"seats element without index", `{"type":"x","seats":[{"index":0},{"user_id":"u"}]}`, `seats[1]: missing "index"`},
+		{"seats element null", `{"type":"x","seats":[null]}`, `seats[0]: want object, got null`},
 		{"attrs as string", `{"type":"x","attrs":"a"}`, `attrs: want object, got string "a"`},
 		{"bad time", `{"type":"x","time":"yesterday"}`, `time: want an RFC 3339 timestamp like 2026-11-25T21:00:00Z, got "yesterday"`},
 		{"long string excerpt", `{"type":"x","seat":{"index":"` + strings.Repeat("a", 50) + `"}}`, `seat.index: want integer, got string "` + strings.Repeat("a", 40) + `"...`},
@@ -159,7 +168,7 @@ func TestDecodeEventsErrors(t *testing.T) {
 		{"bad literal", `{"type":"x","a":tru}`, `invalid JSON at byte 16: want true, got 't'`},
 		{"bad number", `{"type":"x","a":-}`, `invalid JSON at byte 17: want digit, got '}'`},
 		{"leading zero", `{"type":"x","a":01}`, `invalid JSON at byte 17: want ',' or '}' in object, got '1'`},
-		{"callback command not string", `{"CallbackCommand":1,"RoomId":"r"}`, `CallbackCommand: want string, got number`},
+		{"callback command not string", `{"CallbackCommand":1,"RoomId":"r"}`, `CallbackCommand: want string, got number 1`},
 		{"callback command empty", `{"CallbackCommand":"","RoomId":"r"}`, `CallbackCommand is empty`},
 		{"score out of range", `{"type":"x","user":{"score":1e999}}`, `user.score: number 1e999 is out of range`},
 		{"attrs number out of range", `{"type":"x","attrs":{"a":[1e999]}}`, `attrs: number 1e999 is out of range`},
@@ -169,9 +178,9 @@ func TestDecodeEventsErrors(t *testing.T) {
 		{"callback no members", `{"CallbackCommand":"Room.CallbackAfterMemberEnter","RoomId":"r","MemberList_Account":[]}`, "Room.CallbackAfterMemberEnter: MemberList_Account is missing or empty"},
 		{"callback empty member", `{"CallbackCommand":"Room.CallbackAfterMemberLeave","RoomId":"r","MemberList_Account":["a",""]}`, "Room.CallbackAfterMemberLeave: MemberList_Account[1] is empty"},
 		{"callback no room", `{"CallbackCommand":"Mic.CallbackAfterSeatInfoChanged","SeatList":[]}`, `Mic.CallbackAfterSeatInfoChanged: missing "RoomId"`},
-		{"callback seat index string", `{"CallbackCommand":"Mic.CallbackAfterSeatInfoChanged","RoomId":"r","SeatList":[{"Index":"two"}]}`, `SeatList.Index: want int, got string`},
-		{"callback event time string", `{"CallbackCommand":"X","EventTime":"soon"}`, `EventTime: want int64, got string`},
-		{"callback member object", `{"CallbackCommand":"Room.CallbackAfterMemberEnter","RoomId":"r","MemberList_Account":[true]}`, `MemberList_Account: want string, got boolean`},
+		{"callback seat index string", `{"CallbackCommand":"Mic.CallbackAfterSeatInfoChanged","RoomId":"r","SeatList":[{"Index":"two"}]}`, `SeatList[0].Index: want integer, got string "two"`},
+		{"callback event time string", `{"CallbackCommand":"X","EventTime":"soon"}`, `EventTime: want integer, got string "soon"`},
+		{"callback member object", `{"CallbackCommand":"Room.CallbackAfterMemberEnter","RoomId":"r","MemberList_Account":[true]}`, `MemberList_Account[0]: want string or number, got boolean`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,6 +18,9 @@ type scanner struct {
 	// keyStart and keyEnd bound the raw text of the object key last read,
 	// for keyText.
 	keyStart, keyEnd int
+	// lone is set when a string held a lone surrogate escape, decoded as
+	// U+FFFD; readers of identifiers clear it first and refuse the id.
+	lone bool
 }
 
 // shareLimit is the largest body whose decoded strings share one copy of
@@ -231,6 +234,30 @@ func (s *scanner) text() (string, error) {
 	return string(b), nil
 }
 
+// idText is text for an identifier. plain reports that the string was
+// printable ASCII without escapes, found in the same pass that looks for
+// its end; otherwise it is read by text, with s.lone set as text leaves
+// it.
+func (s *scanner) idText() (v string, plain bool, err error) {
+	data, start := s.data, s.pos+1
+	for i := start; i < len(data); i++ {
+		c := data[i]
+		if c == '"' {
+			s.pos = i + 1
+			if s.src != "" {
+				return s.src[start:i], true, nil
+			}
+			return string(data[start:i]), true, nil
+		}
+		if c-' ' > '~'-' ' || c == '\\' {
+			break
+		}
+	}
+	s.lone = false
+	v, err = s.text()
+	return v, false, err
+}
+
 // keyText returns the object key that object just passed to its field
 // callback as a string: a substring of the shared body when it had no
 // escapes, else a copy. Call it before reading the key's value.
@@ -303,7 +330,9 @@ func (s *scanner) escape(out []byte) ([]byte, error) {
 		return nil, err
 	}
 	if utf16.IsSurrogate(r) {
-		r = s.lowSurrogate(r)
+		if r = s.lowSurrogate(r); r == utf8.RuneError {
+			s.lone = true
+		}
 	}
 	return utf8.AppendRune(out, r), nil
 }

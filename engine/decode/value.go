@@ -32,9 +32,11 @@ func (p fieldPath) String() string {
 	return s
 }
 
-// Typed readers for known fields. Each consumes one value; null leaves the
-// destination unchanged; any other JSON type is a *Error naming the
-// field, e.g. `seat.index: want integer, got string "two"`.
+// Typed readers for known fields. Each consumes one value and replaces
+// the destination with it; null sets the zero value, as if the field
+// were absent (so of duplicate keys, the last wins, null included); any
+// other JSON type is a *Error naming the field, e.g.
+// `seat.index: want integer, got string "two"`.
 
 func (s *scanner) stringValue(p fieldPath, dst *string) error {
 	switch s.ws() {
@@ -46,6 +48,7 @@ func (s *scanner) stringValue(p fieldPath, dst *string) error {
 		*dst = v
 		return nil
 	case 'n':
+		*dst = ""
 		return s.literal("null")
 	}
 	return s.wrongType(p, "string")
@@ -60,31 +63,59 @@ func (s *scanner) boolValue(p fieldPath, dst *bool) error {
 		*dst = false
 		return s.literal("false")
 	case 'n':
+		*dst = false
 		return s.literal("null")
 	}
 	return s.wrongType(p, "boolean")
 }
 
-func (s *scanner) intValue(p fieldPath, dst *int) error {
+// int64Value reads an integer; present reports whether it was not null.
+func (s *scanner) int64Value(p fieldPath, dst *int64) (present bool, err error) {
 	if s.null() {
-		return nil
+		*dst = 0
+		return false, nil
 	}
 	start := s.pos
 	num, err := s.numberOrWrongType(p, "integer")
 	if err != nil {
-		return err
+		return false, err
 	}
-	v, err := strconv.ParseInt(string(num), 10, strconv.IntSize)
+	v, err := strconv.ParseInt(string(num), 10, 64)
 	if err != nil {
 		s.pos = start
-		return s.wrongType(p, "integer")
+		return false, s.wrongType(p, "integer")
+	}
+	*dst = v
+	return true, nil
+}
+
+// seatIndexValue reads a seat index, 0 to MaxSeatIndex; present reports
+// whether it was not null.
+func (s *scanner) seatIndexValue(p fieldPath, dst *int) (present bool, err error) {
+	var v int64
+	if present, err = s.int64Value(p, &v); err != nil {
+		return false, err
+	}
+	if v < 0 || v > MaxSeatIndex {
+		return false, checkSeatIndex(p, v)
 	}
 	*dst = int(v)
+	return present, nil
+}
+
+func checkSeatIndex(p fieldPath, v int64) error {
+	if v < 0 {
+		return errorf("%s: %d is negative; seat indexes start at 0", p, v)
+	}
+	if v > MaxSeatIndex {
+		return errorf("%s: %d is over %d, the highest seat index accepted", p, v, MaxSeatIndex)
+	}
 	return nil
 }
 
 func (s *scanner) floatValue(p fieldPath, dst *float64) error {
 	if s.null() {
+		*dst = 0
 		return nil
 	}
 	start := s.pos
@@ -123,6 +154,7 @@ func (s *scanner) stringsValue(name string, dst *[]string) error {
 		*dst = append([]string{}, list...)
 		return err
 	case 'n':
+		*dst = nil
 		return s.literal("null")
 	}
 	return s.wrongType(field(name), "array of strings")
