@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"github.com/roomwarden/roomwarden/engine/state"
@@ -20,52 +22,138 @@ type Decision struct {
 	Info string
 }
 
-// Decider turns one event into decisions: it evaluates the rules and
-// applies their cooldowns. It is the evaluation path shared by the
-// daemon's pipeline and the rule-test runner, so `roomwarden test`
-// decides exactly as the daemon does. A Decider owns an Evaluator and is
-// not safe for concurrent use; the Cooldowns it is given are shared.
-type Decider struct {
-	cooldowns *state.CooldownTable
-	dryRun    bool
-	eval      *rules.Evaluator
-	matches   []rules.Match
+// DeciderConfig is what a Decider decides with. Store is required.
+type DeciderConfig struct {
+	// Store is the state decisions read and write: cooldowns, seat
+	// locks and overrides (JetStream in the daemon, memory in rule tests).
+	Store state.Store
+	// DryRun makes every action a dry run.
+	DryRun bool
+	// Identifier is roomengine.identifier: seat changes made by it are
+	// roomwarden's own, never a moderator's override.
+	Identifier string
+	// OverrideHold is how long a moderator's override holds a seat flag
+	// (overrides.hold; default 30m).
+	OverrideHold time.Duration
 }
 
-// NewDecider returns a Decider applying cooldowns through cd. With
-// dryRun every action it decides is a dry run.
-func NewDecider(cd *state.CooldownTable, dryRun bool) *Decider {
-	return &Decider{cooldowns: cd, dryRun: dryRun, eval: rules.NewEvaluator()}
+// Decider turns one event into decisions: it notes moderators'
+// overrides, evaluates the rules, and applies cooldowns and overrides to
+// their actions. It is the evaluation path shared by the daemon's
+// pipeline and the rule-test runner, so `roomwarden test` decides
+// exactly as the daemon does. A Decider owns an Evaluator and is not
+// safe for concurrent use; the Store is shared.
+type Decider struct {
+	cfg     DeciderConfig
+	eval    *rules.Evaluator
+	matches []rules.Match
+	noted   []state.SeatFlag
 }
+
+// NewDecider returns a Decider.
+func NewDecider(cfg DeciderConfig) *Decider {
+	if cfg.OverrideHold <= 0 {
+		cfg.OverrideHold = DefaultOverrideHold
+	}
+	return &Decider{cfg: cfg, eval: rules.NewEvaluator()}
+}
+
+// DefaultOverrideHold is how long a moderator's override holds a seat
+// flag unless configured.
+const DefaultOverrideHold = 30 * time.Minute
 
 // Decide evaluates ev against set at now. origin identifies this
 // delivery of the event (its stream sequence): a cooldown started by the
 // same origin lets it through again, so a redelivered event whose
 // outcome was not recorded acts instead of being suppressed by itself.
 // It appends the decisions to dst and returns it; Matched tells which
-// rules matched or failed.
-func (d *Decider) Decide(set *rules.Set, ev *rules.Event, origin string, now time.Time, dst []Decision) []Decision {
+// rules matched or failed, Overrides which seat flags the event handed
+// to a moderator. An error (wrapping state.ErrUnavailable when the store
+// could not be reached) means no decision could be made: the event must
+// be tried again later.
+func (d *Decider) Decide(ctx context.Context, set *rules.Set, ev *rules.Event, origin string, now time.Time, dst []Decision) ([]Decision, error) {
+	if err := d.noteOverrides(ctx, ev, now); err != nil {
+		return dst, err
+	}
 	d.matches = d.eval.Eval(set, ev, now, d.matches[:0])
 	for _, m := range d.matches {
 		if m.Err != nil {
 			continue
 		}
-		suppressed := m.Rule.CooldownFor > 0 &&
-			!d.cooldowns.AllowEvent(m.Rule.Name, m.CooldownKey, origin, now, m.Rule.CooldownFor)
-		for _, params := range m.Actions {
-			dec := Decision{Rule: m.Rule, Action: Action{Rule: m.Rule.Name, EventID: ev.ID, Kind: ActionLockSeat,
-				Params: LockSeatOf(params), DryRun: d.dryRun || m.Rule.DryRun, Decided: now}}
-			switch err := dec.Action.Params.Validate(); {
-			case err != nil:
-				dec.Outcome, dec.Info = Failed, "not sent: "+err.Error()
-			case suppressed:
-				dec.Outcome = Suppressed
-			}
-			dst = append(dst, dec)
+		var err error
+		if dst, err = d.decideMatch(ctx, m, ev, origin, now, dst); err != nil {
+			return dst, err
 		}
 	}
-	return dst
+	return dst, nil
 }
+
+// decideMatch appends the decisions of one matching rule.
+func (d *Decider) decideMatch(ctx context.Context, m rules.Match, ev *rules.Event, origin string, now time.Time, dst []Decision) ([]Decision, error) {
+	suppressed := false
+	if m.Rule.CooldownFor > 0 {
+		ok, err := d.cfg.Store.Acquire(ctx, m.Rule.Name+"\x00"+m.CooldownKey, origin, now, m.Rule.CooldownFor)
+		if err != nil {
+			return dst, fmt.Errorf("cooldown of rule %s: %w", m.Rule.Name, err)
+		}
+		suppressed = !ok
+	}
+	for _, params := range m.Actions {
+		dec := Decision{Rule: m.Rule, Action: Action{Rule: m.Rule.Name, EventID: ev.ID, Kind: ActionLockSeat,
+			Params: LockSeatOf(params), DryRun: d.cfg.DryRun || m.Rule.DryRun, Decided: now}}
+		switch err := dec.Action.Params.Validate(); {
+		case err != nil:
+			dec.Outcome, dec.Info = Failed, "not sent: "+err.Error()
+		case suppressed:
+			dec.Outcome = Suppressed
+		default:
+			held, err := d.overridden(ctx, dec.Action.Params, now)
+			if err != nil {
+				return dst, err
+			}
+			if held != "" {
+				dec.Outcome, dec.Info = Overridden, held
+			}
+		}
+		dst = append(dst, dec)
+	}
+	return dst, nil
+}
+
+// overridden says which flag p would set that a moderator's override
+// holds, or "" if none.
+func (d *Decider) overridden(ctx context.Context, p LockSeat, now time.Time) (string, error) {
+	for _, f := range p.SetFlags() {
+		until, err := d.cfg.Store.OverriddenUntil(ctx, state.SeatFlag{RoomID: p.RoomID, Index: p.Index, Flag: f}, now)
+		if err != nil {
+			return "", fmt.Errorf("overrides: %w", err)
+		}
+		if !until.IsZero() {
+			return fmt.Sprintf("a moderator cleared %s on this seat; held until %s", f, until.UTC().Format(time.RFC3339)), nil
+		}
+	}
+	return "", nil
+}
+
+// noteOverrides hands to the moderator every seat flag that ev shows
+// cleared by someone else while roomwarden held it locked.
+func (d *Decider) noteOverrides(ctx context.Context, ev *rules.Event, now time.Time) error {
+	d.noted = d.noted[:0]
+	for _, f := range clearedFlags(ev, d.cfg.Identifier) {
+		ok, err := d.cfg.Store.Override(ctx, f, now, d.cfg.OverrideHold)
+		if err != nil {
+			return fmt.Errorf("overrides: %w", err)
+		}
+		if ok {
+			d.noted = append(d.noted, f)
+		}
+	}
+	return nil
+}
+
+// Overrides returns the seat flags the last Decide handed to a
+// moderator; valid until the next call.
+func (d *Decider) Overrides() []state.SeatFlag { return d.noted }
 
 // Matched returns the matches of the last Decide, failed ones included;
 // valid until the next call.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -46,9 +47,12 @@ func TestDecideCooldown(t *testing.T) {
 		{flag("r2"), 10 * time.Second, true}, // no key: one cooldown for the rule
 		{flag("r3"), 60 * time.Second, false},
 	}
-	d := NewDecider(state.NewCooldownTable(0), false)
+	d := NewDecider(DeciderConfig{Store: state.NewMemory(0)})
 	for i, st := range steps {
-		ds := d.Decide(s, st.ev, "origin-"+string(rune('a'+i)), t0.Add(st.at), nil)
+		ds, err := d.Decide(t.Context(), s, st.ev, "origin-"+string(rune('a'+i)), t0.Add(st.at), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(ds) == 0 {
 			t.Fatalf("step %d: no decisions, want the rule's", i)
 		}
@@ -68,7 +72,7 @@ func TestDecideCooldown(t *testing.T) {
 // the same key is suppressed, even when it reuses the event id.
 func TestDecideRedeliveryNotSuppressed(t *testing.T) {
 	s := loadRules(t)
-	d := NewDecider(state.NewCooldownTable(0), false)
+	d := NewDecider(DeciderConfig{Store: state.NewMemory(0)})
 	ev := func(id string) *rules.Event {
 		return &rules.Event{ID: id, Type: "member.enter", RoomID: "room", User: rules.User{ID: "u", Flagged: true}}
 	}
@@ -82,7 +86,10 @@ func TestDecideRedeliveryNotSuppressed(t *testing.T) {
 		{"another event in the same room", "ev-2", "9#0", true},
 	}
 	for _, tc := range tests {
-		ds := d.Decide(s, ev(tc.id), tc.origin, t0, nil)
+		ds, err := d.Decide(t.Context(), s, ev(tc.id), tc.origin, t0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(ds) == 0 || (ds[0].Outcome == Suppressed) != tc.wantSuppressed {
 			t.Errorf("%s: decisions = %+v, want one suppressed=%v", tc.name, ds, tc.wantSuppressed)
 		}
@@ -94,17 +101,17 @@ func TestDecideRedeliveryNotSuppressed(t *testing.T) {
 // for the single cooldown key.
 func TestDecideConcurrent(t *testing.T) {
 	s := loadRules(t)
-	cd := state.NewCooldownTable(0)
+	store := state.NewMemory(0)
 	const workers = 8
 	var wg sync.WaitGroup
 	allowed := make(chan int, workers*50)
 	for w := range workers {
 		wg.Go(func() {
-			d := NewDecider(cd, false)
+			d := NewDecider(DeciderConfig{Store: store})
 			var ds []Decision
 			for i := range 50 {
 				ev := &rules.Event{Type: "member.enter", RoomID: "r1", User: rules.User{ID: "u1", Flagged: true}}
-				ds = d.Decide(s, ev, string(rune(w))+"/"+string(rune(i)), t0, ds[:0])
+				ds, _ = d.Decide(context.Background(), s, ev, string(rune(w))+"/"+string(rune(i)), t0, ds[:0])
 				if len(ds) > 0 && ds[0].Outcome == "" {
 					allowed <- 1
 				}
@@ -131,7 +138,7 @@ func TestDecideRefusesInvalidParams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := NewDecider(state.NewCooldownTable(0), false)
+	d := NewDecider(DeciderConfig{Store: state.NewMemory(0)})
 	tests := []struct {
 		name  string
 		ev    rules.Event
@@ -144,7 +151,10 @@ func TestDecideRefusesInvalidParams(t *testing.T) {
 		{"a seat index beyond any room", rules.Event{Type: "x", Attrs: map[string]any{"room": "r"}, Seat: rules.Seat{Index: 1 << 40}}, Failed, "index"},
 	}
 	for _, tc := range tests {
-		ds := d.Decide(s, &tc.ev, "o", t0, nil)
+		ds, err := d.Decide(t.Context(), s, &tc.ev, "o", t0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(ds) != 1 || ds[0].Outcome != tc.want || !strings.Contains(ds[0].Info, tc.inWhy) {
 			t.Errorf("%s: decisions %+v, want outcome %q with %q in the reason", tc.name, ds, tc.want, tc.inWhy)
 		}

@@ -15,6 +15,7 @@ import (
 // off the hot path.
 type pipelineMetrics struct {
 	received, decoded, malformed, recordErrors prometheus.Counter
+	overrides, stateUnavailable                prometheus.Counter
 	decisionLag                                prometheus.Histogram
 
 	evaluations, matches, errors *prometheus.CounterVec
@@ -46,6 +47,10 @@ func newPipelineMetrics(reg prometheus.Registerer) (*pipelineMetrics, error) {
 			Help: "Messages that could not be decoded; dead-lettered and terminated."}),
 		recordErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "roomwarden_outcome_record_errors_total",
 			Help: "Outcomes that could not be written to the action log; their events were redelivered."}),
+		overrides: prometheus.NewCounter(prometheus.CounterOpts{Name: "roomwarden_overrides_total",
+			Help: "Seat flags a moderator cleared while roomwarden held them locked: their undos were dropped and they are held for the moderator."}),
+		stateUnavailable: prometheus.NewCounter(prometheus.CounterOpts{Name: "roomwarden_state_unavailable_total",
+			Help: "Events given back for redelivery because the state store could not be reached."}),
 		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roomwarden_rule_evaluations_total",
 			Help: "Rule evaluations, by rule."}, []string{"rule"}),
 		matches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roomwarden_rule_matches_total",
@@ -58,7 +63,8 @@ func newPipelineMetrics(reg prometheus.Registerer) (*pipelineMetrics, error) {
 			Help:    "Time from the stream storing an event to the daemon evaluating its rules, first deliveries only.",
 			Buckets: decisionLagBuckets}),
 	}
-	err := promreg.Register(reg, m.received, m.decoded, m.malformed, m.recordErrors, m.decisionLag,
+	err := promreg.Register(reg, m.received, m.decoded, m.malformed, m.recordErrors, m.overrides, m.stateUnavailable,
+		m.decisionLag,
 		m.evaluations, m.matches, m.errors, m.actions)
 	return m, err
 }

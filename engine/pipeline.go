@@ -33,22 +33,24 @@ type Submitter interface {
 // required; zero values of the rest take the defaults.
 type PipelineConfig struct {
 	Rules       RuleSource
-	Cooldowns   *state.CooldownTable // outlive rule reloads: the caller owns them
+	Store       state.Store // cooldowns, locks, overrides: outlive rule reloads
 	Executor    Submitter
 	Recorder    Recorder
 	DeadLetters EventDeadLetterSink // malformed events
 
-	DryRun   bool          // route every action to the dry-run sink
-	NakDelay time.Duration // redelivery delay when an outcome could not be recorded; default 5s
-	Now      func() time.Time
+	DryRun       bool          // route every action to the dry-run sink
+	Identifier   string        // roomengine.identifier: its seat changes are not overrides
+	OverrideHold time.Duration // overrides.hold; default 30m
+	NakDelay     time.Duration // redelivery delay when an outcome or state was unavailable; default 5s
+	Now          func() time.Time
 
 	Logger     *slog.Logger          // nil: discard
 	Registerer prometheus.Registerer // nil: metrics not registered
 }
 
 func (c PipelineConfig) withDefaults() (PipelineConfig, error) {
-	if c.Rules == nil || c.Cooldowns == nil || c.Executor == nil || c.Recorder == nil || c.DeadLetters == nil {
-		return c, errors.New("pipeline: rules, cooldowns, executor, recorder and dead-letter sink are required")
+	if c.Rules == nil || c.Store == nil || c.Executor == nil || c.Recorder == nil || c.DeadLetters == nil {
+		return c, errors.New("pipeline: rules, store, executor, recorder and dead-letter sink are required")
 	}
 	c.NakDelay = cmp.Or(c.NakDelay, 5*time.Second)
 	if c.Now == nil {
@@ -91,7 +93,8 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	p := &Pipeline{cfg: cfg, log: cfg.Logger.With("component", "pipeline"), metrics: m}
-	p.scratch.New = func() any { return &scratch{decider: NewDecider(cfg.Cooldowns, cfg.DryRun)} }
+	dc := DeciderConfig{Store: cfg.Store, DryRun: cfg.DryRun, Identifier: cfg.Identifier, OverrideHold: cfg.OverrideHold}
+	p.scratch.New = func() any { return &scratch{decider: NewDecider(dc)} }
 	return p, nil
 }
 
@@ -112,7 +115,9 @@ func (p *Pipeline) HandleMessage(ctx context.Context, d Delivery) Result {
 	for i := range s.events {
 		ev := &s.events[i]
 		fillIdentity(ev, d, i, len(s.events))
-		p.decide(s, ev, origin(d, i), &b)
+		if err := p.decide(ctx, s, ev, origin(d, i), &b); err != nil {
+			return p.stateUnavailable(d, err)
+		}
 	}
 	if d.NumDelivered <= 1 && !d.Published.IsZero() {
 		p.metrics.decisionLag.Observe(p.cfg.Now().Sub(d.Published).Seconds())
@@ -149,14 +154,22 @@ func origin(d Delivery, i int) string {
 }
 
 // decide runs the rules on one event and collects what they ask for.
-func (p *Pipeline) decide(s *scratch, ev *rules.Event, origin string, b *batch) {
+func (p *Pipeline) decide(ctx context.Context, s *scratch, ev *rules.Event, origin string, b *batch) error {
 	set := p.cfg.Rules.Current()
 	if set == nil {
-		return
+		return nil
 	}
 	now := p.cfg.Now()
-	s.decisions = s.decider.Decide(set, ev, origin, now, s.decisions[:0])
+	var err error
+	if s.decisions, err = s.decider.Decide(ctx, set, ev, origin, now, s.decisions[:0]); err != nil {
+		return err
+	}
 	p.metrics.observeCandidates(set, ev.Type)
+	for _, f := range s.decider.Overrides() {
+		p.metrics.overrides.Inc()
+		p.log.Info("moderator override: roomwarden lets go of the seat flag", "room_id", f.RoomID, "index", f.Index,
+			"flag", f.Flag, "operator", ev.Attrs["operator"], "hold", p.cfg.OverrideHold, "event_id", ev.ID)
+	}
 	for _, m := range s.decider.Matched() {
 		if m.Err != nil {
 			p.metrics.ruleError(m.Rule.Name)
@@ -173,6 +186,17 @@ func (p *Pipeline) decide(s *scratch, ev *rules.Event, origin string, b *batch) 
 		}
 		b.actions = append(b.actions, dec.Action)
 	}
+	return nil
+}
+
+// stateUnavailable gives back an event whose decision needed state the
+// store could not provide: acting without it could act wrongly (a
+// cooldown or a count missed), so the event waits for the store.
+func (p *Pipeline) stateUnavailable(d Delivery, err error) Result {
+	p.metrics.stateUnavailable.Inc()
+	p.log.Warn("state store unavailable; the event will be redelivered", "subject", d.Subject,
+		"stream_seq", d.StreamSeq, "err", err)
+	return Result{Verdict: Nak, Delay: p.cfg.NakDelay, Reason: "state: " + err.Error()}
 }
 
 // decided is the outcome of an action decided without running it.
@@ -190,10 +214,10 @@ func (p *Pipeline) execute(ctx context.Context, b *batch) Result {
 	// Buffered for every action, so the executor's callbacks never block,
 	// even after a shutdown made us stop waiting.
 	results := make(chan result, len(b.actions))
-	done := func(o Outcome, err error) { results <- result{o, err} }
 	var notTerminal error
 	pending := 0
 	for _, a := range b.actions {
+		done := func(o Outcome, err error) { results <- result{a, o, err} }
 		if err := p.cfg.Executor.Submit(ctx, a, done); err != nil {
 			notTerminal = fmt.Errorf("submit %s for rule %s: %w", a.Kind, a.Rule, err)
 			break
@@ -221,6 +245,10 @@ func (p *Pipeline) await(ctx context.Context, results <-chan result, pending int
 				notTerminal = r.err
 				continue
 			}
+			if err := p.afterOutcome(ctx, r.a, r.o); err != nil {
+				notTerminal = err
+				continue
+			}
 			rec.record(p, r.o)
 		case <-ctx.Done():
 			return Result{Verdict: Leave, Reason: "shutting down with actions in flight"}
@@ -236,6 +264,25 @@ func (p *Pipeline) await(ctx context.Context, results <-chan result, pending int
 		return Result{Verdict: Nak, Delay: p.cfg.NakDelay, Reason: notTerminal.Error()}
 	}
 	return Result{Verdict: Ack}
+}
+
+// afterOutcome remembers what a successful lock_seat holds: each flag it
+// set, until its end if it has one (scheduling the undo). If that cannot
+// be written the event is redelivered, and the lock (idempotent) sent
+// again, rather than leave a timed lock without its undo.
+func (p *Pipeline) afterOutcome(ctx context.Context, a Action, o Outcome) error {
+	if o.Outcome != Succeeded || a.Kind != ActionLockSeat {
+		return nil
+	}
+	for _, f := range a.Params.SetFlags() {
+		l := state.Lock{SeatFlag: state.SeatFlag{RoomID: a.Params.RoomID, Index: a.Params.Index, Flag: f},
+			Rule: a.Rule, EventID: a.EventID, At: o.Time, End: lockEnd(o.Time, a.For)}
+		if _, err := p.cfg.Store.Locked(ctx, l); err != nil {
+			p.metrics.stateUnavailable.Inc()
+			return fmt.Errorf("record the lock of %s: %w", f, err)
+		}
+	}
+	return nil
 }
 
 // recording writes one event's outcomes to the action log until a write
@@ -277,6 +324,7 @@ type batch struct {
 }
 
 type result struct {
+	a   Action
 	o   Outcome
 	err error
 }

@@ -61,12 +61,12 @@ func newBenchPipeline(b *testing.B, nRules int) (*Pipeline, *benchDrySubmitter, 
 	return p, sub, rec
 }
 
-// newTestPipeline builds a pipeline; cfg's missing cooldowns and
+// newTestPipeline builds a pipeline; cfg's missing store and
 // dead-letter sink are fresh fakes.
 func newTestPipeline(t testing.TB, cfg PipelineConfig) *Pipeline {
 	t.Helper()
-	if cfg.Cooldowns == nil {
-		cfg.Cooldowns = state.NewCooldownTable(0)
+	if cfg.Store == nil {
+		cfg.Store = state.NewMemory(0)
 	}
 	if cfg.DeadLetters == nil {
 		cfg.DeadLetters = benchNoDLQ{}

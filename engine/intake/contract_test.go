@@ -248,7 +248,7 @@ func startContractIntake(t *testing.T, set *rules.Set, sub *contractSubmitter, r
 func startContractIntakeCtx(t *testing.T, ctx context.Context, set *rules.Set, sub *contractSubmitter, rec *contractRecorder,
 	dlq contractDLQ, ackWait time.Duration) (*Intake, chan<- jetstream.Msg) {
 	t.Helper()
-	p, err := engine.NewPipeline(engine.PipelineConfig{Rules: staticRules{set}, Cooldowns: state.NewCooldownTable(0),
+	p, err := engine.NewPipeline(engine.PipelineConfig{Rules: staticRules{set}, Store: state.NewMemory(0),
 		Executor: sub, Recorder: rec, DeadLetters: dlq, NakDelay: nakDelay})
 	if err != nil {
 		t.Fatal(err)

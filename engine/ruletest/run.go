@@ -5,6 +5,7 @@
 package ruletest
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -42,10 +43,10 @@ func RunCase(s *rules.Set, tc rules.TestCase) CaseResult {
 		}
 		res.Want = append(res.Want, Fired{Rule: f.Rule, LockSeat: engine.LockSeatOf(f.LockSeat)})
 	}
-	d := engine.NewDecider(state.NewCooldownTable(0), false)
+	d := engine.NewDecider(engine.DeciderConfig{Store: state.NewMemory(0)})
 	var decisions []engine.Decision
 	for i, te := range tc.Events {
-		decisions = d.Decide(s, &te.Event, "case-event-"+strconv.Itoa(i), te.At, decisions[:0])
+		decisions, _ = d.Decide(context.Background(), s, &te.Event, "case-event-"+strconv.Itoa(i), te.At, decisions[:0])
 		for _, m := range d.Matched() {
 			if m.Err != nil {
 				res.Errors = append(res.Errors, fmt.Sprintf("event %s: %v", te.Event.ID, m.Err))

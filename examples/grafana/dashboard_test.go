@@ -27,7 +27,6 @@ import (
 var notYetExported = []string{
 	"roomwarden_rule_tripped",         // budgets
 	"roomwarden_shadow_actions_total", // rules.shadow_dir
-	"roomwarden_state_ops_total",      // engine/state/jsstate, not wired into the daemon yet
 	"roomwarden_replicas",             // replicas sharing the rate
 	"roomwarden_replica_rate_share",   // replicas sharing the rate
 }

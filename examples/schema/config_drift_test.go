@@ -17,8 +17,6 @@ import (
 // until then, to say so); then the list is empty and stays so.
 var secondStage = []string{
 	"rules.shadow_dir",
-	"state",     // replicas, bucket, undo_stream
-	"overrides", // hold
 }
 
 // TestConfigSchemaMatchesStruct walks app.Config by reflection beside

@@ -20,8 +20,9 @@ import (
 	"github.com/roomwarden/roomwarden/engine"
 	"github.com/roomwarden/roomwarden/engine/executor"
 	"github.com/roomwarden/roomwarden/engine/intake"
-	"github.com/roomwarden/roomwarden/engine/state"
+	"github.com/roomwarden/roomwarden/engine/state/jsstate"
 	"github.com/roomwarden/roomwarden/internal/promreg"
+	"github.com/roomwarden/roomwarden/internal/wait"
 	"github.com/roomwarden/roomwarden/rules"
 	"github.com/roomwarden/roomwarden/sinks/actionlog"
 	"github.com/roomwarden/roomwarden/sinks/natspub"
@@ -49,6 +50,8 @@ type App struct {
 	nc       *nats.Conn
 	watcher  *rules.Watcher
 	sink     *roomengine.Client
+	store    *jsstate.Store
+	undoer   *engine.Undoer
 	exec     *executor.Executor
 	intake   *intake.Intake
 	alog     *actionlog.Log
@@ -161,12 +164,18 @@ func (a *App) openEngine() error {
 	if a.exec, err = executor.New(ec); err != nil {
 		return err
 	}
-	cd := state.NewCooldownTable(a.cfg.Cooldowns.MaxKeys)
-	if err := registerCooldownMetrics(a.reg, cd); err != nil {
+	if err := a.openState(ctx, js); err != nil {
 		return err
 	}
-	a.pipeline, err = engine.NewPipeline(engine.PipelineConfig{Rules: a.watcher, Cooldowns: cd, Executor: a.exec,
-		Recorder: fanout{a.alog, a.actions}, DeadLetters: dlq, DryRun: a.cfg.DryRun, Logger: a.log, Registerer: a.reg})
+	rec := fanout{a.alog, a.actions}
+	a.pipeline, err = engine.NewPipeline(engine.PipelineConfig{Rules: a.watcher, Store: a.store, Executor: a.exec,
+		Recorder: rec, DeadLetters: dlq, DryRun: a.cfg.DryRun, Identifier: a.cfg.RoomEngine.Identifier,
+		OverrideHold: a.cfg.Overrides.Hold.Duration(), Logger: a.log, Registerer: a.reg})
+	if err != nil {
+		return err
+	}
+	a.undoer, err = engine.NewUndoer(engine.UndoerConfig{Seats: a.store, Executor: a.exec, Recorder: rec,
+		Logger: a.log, Registerer: a.reg})
 	if err != nil {
 		return err
 	}
@@ -176,6 +185,18 @@ func (a *App) openEngine() error {
 		return err
 	}
 	return a.intake.Setup(ctx)
+}
+
+// openState opens the state store in JetStream, creating its bucket and
+// stream if they are missing.
+func (a *App) openState(ctx context.Context, js jetstream.JetStream) error {
+	st, err := jsstate.Open(ctx, jsstate.Config{JetStream: js, Bucket: a.cfg.State.Bucket,
+		UndoStream: a.cfg.State.UndoStream, Replicas: a.cfg.State.Replicas, Logger: a.log, Registerer: a.reg})
+	if err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	a.store = st
+	return nil
 }
 
 // openRoomEngine reads the secret key and builds the Room Engine client.
@@ -212,6 +233,9 @@ func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	intakeErr := make(chan error, 1)
 	wg.Go(func() { intakeErr <- a.intake.Run() })
+	undoCtx, stopUndos := context.WithCancel(context.Background())
+	defer stopUndos()
+	wg.Go(func() { a.runUndos(undoCtx) })
 	wg.Go(a.serveHTTP)
 	wg.Go(func() { _ = a.watcher.Run(ctx) })
 	a.log.Info("roomwarden running", "nats", a.nc.ConnectedUrlRedacted(), "rules", a.watcher.Current().Len(),
@@ -227,11 +251,26 @@ func (a *App) Run(ctx context.Context) error {
 	if serr := a.intake.Stop(stopCtx); serr != nil {
 		a.log.Warn("shutdown timeout: events still in flight were given back for redelivery", "err", serr)
 	}
+	stopUndos() // an undo still waiting for its outcome stays due: the next daemon runs it
 	_ = a.exec.Stop(stopCtx)
 	a.shutdownHTTP()
 	wg.Wait()
 	a.log.Info("roomwarden stopped")
 	return err
+}
+
+// runUndos runs the timed locks' undos as they fall due, until ctx ends.
+func (a *App) runUndos(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := a.store.RunUndos(ctx, a.undoer.Handle)
+		if ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("undo consumer stopped; restarting", "component", "undo", "err", err)
+		if wait.For(ctx, time.Second) != nil {
+			return
+		}
+	}
 }
 
 // Reload re-reads the rules now (SIGHUP, POST /-/reload).
@@ -266,6 +305,9 @@ func (a *App) Close() error {
 		}
 		if a.actions != nil {
 			errs = append(errs, a.actions.Close())
+		}
+		if a.store != nil {
+			errs = append(errs, a.store.Close())
 		}
 		if a.nc != nil {
 			if err := a.nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {

@@ -21,7 +21,25 @@ type Config struct {
 	ActionLog       ActionLogConfig  `yaml:"action_log"`
 	HTTP            HTTPConfig       `yaml:"http"`
 	Cooldowns       CooldownsConfig  `yaml:"cooldowns"`
+	State           StateConfig      `yaml:"state"`
+	Overrides       OverridesConfig  `yaml:"overrides"`
 	ShutdownTimeout Duration         `yaml:"shutdown_timeout"` // bound on draining in-flight events
+}
+
+// StateConfig is where roomwarden keeps what it remembers between events
+// (cooldowns, windows, labels, seat locks and their undos, overrides,
+// budgets): JetStream, created if missing.
+type StateConfig struct {
+	Replicas   int    `yaml:"replicas"`    // JetStream replicas of what roomwarden creates (3 on a cluster)
+	Bucket     string `yaml:"bucket"`      // the KV bucket of roomwarden's own keys
+	UndoStream string `yaml:"undo_stream"` // the stream of scheduled undos
+}
+
+// OverridesConfig is how roomwarden yields to human moderators.
+type OverridesConfig struct {
+	// Hold is how long, after a moderator clears a flag roomwarden held
+	// locked, roomwarden sends no lock_seat setting it on that seat again.
+	Hold Duration `yaml:"hold"`
 }
 
 // NATSConfig is where events come from.
@@ -112,7 +130,8 @@ type HTTPConfig struct {
 	IdleTimeout    Duration `yaml:"idle_timeout"`    // an idle keep-alive connection is closed after this
 }
 
-// CooldownsConfig bounds rule cooldown state.
+// CooldownsConfig bounds rule cooldown state kept in memory (rule
+// tests, replay, explain); the daemon keeps cooldowns in JetStream.
 type CooldownsConfig struct {
 	MaxKeys int `yaml:"max_keys"`
 }
@@ -155,6 +174,8 @@ func Default() *Config {
 		ActionLog:       ActionLogConfig{Path: "./data/actions.jsonl", Subject: "roomwarden.actions", WriteTimeout: Duration(5 * time.Second)},
 		HTTP:            HTTPConfig{Listen: "127.0.0.1:9464", MaxConnections: 256, IdleTimeout: Duration(30 * time.Second)},
 		Cooldowns:       CooldownsConfig{MaxKeys: 1000000},
+		State:           StateConfig{Replicas: 1, Bucket: "roomwarden_state", UndoStream: "ROOMWARDEN_UNDO"},
+		Overrides:       OverridesConfig{Hold: Duration(30 * time.Minute)},
 		ShutdownTimeout: Duration(10 * time.Second),
 	}
 }

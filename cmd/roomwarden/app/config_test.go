@@ -110,7 +110,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"unknown top-level key", "natz: {}\n",
-			`:1:1: natz: unknown key (want one of nats, rules, roomengine, executor, dry_run, action_log, http, cooldowns, shutdown_timeout)`},
+			`:1:1: natz: unknown key (want one of nats, rules, roomengine, executor, dry_run, action_log, http, cooldowns, state, overrides, shutdown_timeout)`},
 		{"unknown nested key", "nats:\n  consumer:\n    ack_wiat: 1s\n",
 			`:3:5: nats.consumer.ack_wiat: unknown key (want one of ack_wait, max_ack_pending, max_deliver, backoff, concurrency, fetch_batch)`},
 		{"bad duration", "roomengine:\n  timeout: 5 seconds\n",

@@ -171,6 +171,17 @@ func (c *Config) validateOutputs(p *problems) {
 	if c.ActionLog.WriteTimeout <= 0 {
 		p.addf("action_log.write_timeout: %s must be positive", c.ActionLog.WriteTimeout.Duration())
 	}
+	if c.State.Replicas < 1 || c.State.Replicas > 5 {
+		p.addf("state.replicas: %d is out of range: want 1 to 5 (3 on a three-node cluster)", c.State.Replicas)
+	}
+	for _, f := range []struct{ key, v string }{{"state.bucket", c.State.Bucket}, {"state.undo_stream", c.State.UndoStream}} {
+		if !natsName.MatchString(f.v) {
+			p.addf("%s: %q is not a valid name (letters, digits, - and _ only)", f.key, f.v)
+		}
+	}
+	if c.Overrides.Hold <= 0 {
+		p.addf("overrides.hold: %s must be positive (30m is usual)", c.Overrides.Hold.Duration())
+	}
 	if c.Cooldowns.MaxKeys < 1 {
 		p.addf("cooldowns.max_keys: %d must be at least 1", c.Cooldowns.MaxKeys)
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/roomwarden/roomwarden/engine/state"
 	"github.com/roomwarden/roomwarden/internal/promreg"
 	"github.com/roomwarden/roomwarden/rules"
 )
@@ -61,18 +60,6 @@ func (h *health) lastReload() rules.ReloadResult {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.last
-}
-
-// registerCooldownMetrics exports the size of the cooldown store and how
-// often it was full (an action then runs rather than being suppressed).
-func registerCooldownMetrics(reg prometheus.Registerer, cd *state.CooldownTable) error {
-	return promreg.Register(reg,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "roomwarden_cooldown_keys",
-			Help: "Cooldown keys held (expired keys are swept)."}, func() float64 { return float64(cd.Len()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "roomwarden_cooldown_overflows_total",
-			Help: "Matches not suppressed because the cooldown store was full (cooldowns.max_keys)."},
-			func() float64 { return float64(cd.Overflows()) }),
-	)
 }
 
 // since formats how long ago t was, for readiness messages.

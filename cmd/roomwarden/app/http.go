@@ -102,6 +102,9 @@ func (a *App) readiness() []string {
 	if err := a.alog.Healthy(); err != nil {
 		bad = append(bad, "action log: "+err.Error())
 	}
+	if err := a.store.Ready(); err != nil {
+		bad = append(bad, "state: "+err.Error())
+	}
 	return bad
 }
 

@@ -81,9 +81,21 @@ func (s *Store) Locked(ctx context.Context, l state.Lock) (got state.Lock, err e
 		if err := s.setUndo(ctx, token, l); err != nil {
 			return change{}, err
 		}
-		return change{write: true, val: val}, nil
+		return change{write: true, val: val, ttl: s.lockTTL(l)}, nil
 	})
 	return got, err
+}
+
+// lockTTL is how long a lock record is kept: LockMemory past its end, so
+// an undo that falls due while no daemon runs still finds it, or
+// LockMemory from the lock for a lock without end (after which a
+// moderator clearing the flag is no longer told apart from anyone).
+func (s *Store) lockTTL(l state.Lock) time.Duration {
+	from := l.End
+	if from.IsZero() {
+		from = l.At
+	}
+	return keyTTL(l.At, from.Add(s.cfg.LockMemory))
 }
 
 // laterEnd reports whether end a outlasts b; the zero time (no end)

@@ -39,6 +39,11 @@ type Config struct {
 	Replicas int
 	// OpTimeout bounds each store call, retries included (default 2s).
 	OpTimeout time.Duration
+	// LockMemory is how long a seat lock is remembered past its end, or
+	// past the lock when it has none (default 24h): the records stay
+	// bounded, and a moderator clearing a flag locked longer ago is not
+	// told apart from anyone.
+	LockMemory time.Duration
 
 	Logger     *slog.Logger          // nil: discard
 	Registerer prometheus.Registerer // nil: metrics not registered
@@ -51,6 +56,7 @@ const (
 	DefaultUndoSubject = "roomwarden.undo"
 	DefaultUndoDurable = "roomwarden-undo"
 	DefaultOpTimeout   = 2 * time.Second
+	DefaultLockMemory  = 24 * time.Hour
 
 	// setupTimeout bounds Open's calls when its context has no deadline.
 	setupTimeout = 10 * time.Second
@@ -76,6 +82,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OpTimeout == 0 {
 		c.OpTimeout = DefaultOpTimeout
+	}
+	if c.LockMemory <= 0 {
+		c.LockMemory = DefaultLockMemory
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
