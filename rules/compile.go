@@ -73,6 +73,7 @@ type compiler struct {
 	lists  map[string][]string
 	base   []expr.Option
 	errs   *ErrorList
+	warns  *ErrorList // budgets that expressions can be seen to exceed
 	shared programCache
 }
 
@@ -98,6 +99,7 @@ func (c *compiler) compile(e exprSpec, field string, want valueKind) *expression
 	if prog, ok := c.shared[key]; ok {
 		x.prog = prog
 		x.konst, x.isConst = constant(prog.Node())
+		c.warnBudget(x, field)
 		return x
 	}
 	lc := &listChecker{known: c.lists}
@@ -129,7 +131,19 @@ func (c *compiler) compile(e exprSpec, field string, want valueKind) *expression
 	if c.shared != nil {
 		c.shared[key] = prog
 	}
+	c.warnBudget(x, field)
 	return x
+}
+
+// warnBudget records a warning if x can be seen to exceed a budget.
+func (c *compiler) warnBudget(x *expression, field string) {
+	if c.warns == nil || x.isConst {
+		return
+	}
+	if at, msg := budgetWarning(x.prog.Node(), c.lists); at != nil {
+		line, col := x.loc.position(x.src, at.Location().From)
+		c.warns.add(c.path, line, col, "%s: %s", field, msg)
+	}
 }
 
 // errorAt records a problem at a rune offset inside x's source.

@@ -10,13 +10,6 @@ import (
 	"github.com/expr-lang/expr/file"
 )
 
-// Limits on expressions: the AST size checked at load, and the VM memory
-// budget (roughly, elements allocated) checked while running.
-const (
-	maxExprNodes = 2000
-	memoryBudget = 100_000
-)
-
 // exprEnv is the environment every expression is compiled against and
 // run with: `event`, `lists`, and the evaluation time behind now().
 //
@@ -42,6 +35,7 @@ type exprEnv struct {
 	Event Event               `expr:"event"`
 	Lists map[string][]string `expr:"lists"`
 	Now   time.Time           `expr:"@now"` // not a valid identifier: reachable only through now()
+	meter meter               // the evaluation's budgets; unexported, so rules cannot see it
 }
 
 // implicitArg returns the env path that an event-bound helper receives
@@ -64,7 +58,7 @@ func compileOptions() []expr.Option {
 		expr.MaxNodes(maxExprNodes),
 		expr.DisableBuiltin("now"),
 		expr.Patch(helperPatcher{}),
-		expr.Patch(concatPatcher{}),
+		expr.Patch(instrumenter{}),
 		expr.Function("has_any", hasAny,
 			new(func([]string, []string) bool), new(func([]any, []string) bool),
 			new(func([]string, []any) bool), new(func([]any, []any) bool)),
@@ -77,11 +71,14 @@ func compileOptions() []expr.Option {
 		expr.Function("attr_number", attrNumber, new(func(map[string]any, string) float64)),
 		expr.Function("attr_bool", attrBool, new(func(map[string]any, string) bool)),
 	}
-	return append(opts, concatOptions()...)
+	opts = append(opts, instrumentOptions()...)
+	return append(opts, meteredOptions()...)
 }
 
 // helperPatcher rewrites now() to read the evaluation time, and gives
-// the event-bound helpers their hidden first argument.
+// the event-bound helpers and the metered builtins their hidden first
+// argument. It runs before the other patchers, which rely on the types
+// checked once these calls are complete.
 type helperPatcher struct{}
 
 func (helperPatcher) Visit(n *ast.Node) {
@@ -97,8 +94,18 @@ func (helperPatcher) Visit(n *ast.Node) {
 		ast.Patch(n, &ast.IdentifierNode{Value: "@now"})
 		return
 	}
-	if path := implicitArg(id.Value); path != nil && len(c.Arguments) == 1 {
-		c.Arguments = append([]ast.Node{memberPath(path, c.Location())}, c.Arguments...)
+	var hidden ast.Node
+	if _, ok := meteredBuiltins[id.Value]; ok {
+		hidden = envNode(c.Location())
+	} else if path := implicitArg(id.Value); path != nil && len(c.Arguments) == 1 {
+		hidden = memberPath(path, c.Location())
+	}
+	if hidden != nil {
+		c.Arguments = append([]ast.Node{hidden}, c.Arguments...)
+		// Forget the type checked without the hidden argument (it may
+		// have matched an overload with one parameter more), so that the
+		// final check picks the overload again.
+		c.SetType(nil)
 	}
 }
 

@@ -52,8 +52,13 @@ func (l ErrorList) err() error {
 	if len(l) == 0 {
 		return nil
 	}
+	l.sort()
+	return l
+}
+
+// sort sorts the list by position.
+func (l ErrorList) sort() {
 	slices.SortStableFunc(l, func(a, b Error) int {
 		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 	})
-	return l
 }

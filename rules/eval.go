@@ -19,8 +19,9 @@ type Match struct {
 	// cooldown (Rule.CooldownFor > 0); "" is the rule's single key.
 	// Applying the cooldown is the caller's job: cooldowns are state.
 	CooldownKey string
-	// Err is a runtime error of this rule only (a nil attribute, say);
-	// Actions is then empty. Other rules still ran.
+	// Err is a runtime error of this rule only (a nil attribute, say,
+	// or an exceeded evaluation budget: see budget.go); Actions is then
+	// empty. Other rules still ran.
 	Err error
 }
 
@@ -34,7 +35,7 @@ type Evaluator struct {
 
 // NewEvaluator returns an Evaluator.
 func NewEvaluator() *Evaluator {
-	return &Evaluator{vm: vm.VM{MemoryBudget: memoryBudget}}
+	return &Evaluator{vm: vm.VM{MemoryBudget: vmElementBudget}}
 }
 
 // Eval evaluates ev against the rules of s listening for ev.Type, at
@@ -48,6 +49,7 @@ func (e *Evaluator) Eval(s *Set, ev *Event, now time.Time, dst []Match) []Match 
 	e.env = exprEnv{Event: *ev, Lists: s.lists, Now: now}
 	env := any(&e.env)
 	for _, r := range cands {
+		e.env.meter.reset()
 		ok, err := e.bool(r.when, env)
 		switch {
 		case err != nil:

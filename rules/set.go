@@ -18,12 +18,13 @@ type Source struct {
 // Set is an immutable, compiled set of rules: safe to share between
 // goroutines, replaced as a whole on reload.
 type Set struct {
-	rules  []*Rule
-	byType map[string][]*Rule
-	types  []string
-	files  []string
-	lists  map[string][]string
-	hash   string
+	rules    []*Rule
+	byType   map[string][]*Rule
+	types    []string
+	files    []string
+	lists    map[string][]string
+	hash     string
+	warnings ErrorList
 }
 
 // Load reads and compiles the rules files at paths: files, or
@@ -53,7 +54,7 @@ func Compile(srcs ...Source) (*Set, error) {
 }
 
 func compileSources(srcs []Source, hash string) (*Set, error) {
-	var errs ErrorList
+	var errs, warns ErrorList
 	specs := make([]fileSpec, len(srcs))
 	for i, src := range srcs {
 		specs[i] = parseFile(src.Path, src.Data, &errs)
@@ -63,7 +64,7 @@ func compileSources(srcs []Source, hash string) (*Set, error) {
 	firstUse := make(map[string]Error)
 	shared := make(programCache)
 	for i, src := range srcs {
-		c := &compiler{path: src.Path, data: src.Data, lists: s.lists, base: base, errs: &errs, shared: shared}
+		c := &compiler{path: src.Path, data: src.Data, lists: s.lists, base: base, errs: &errs, warns: &warns, shared: shared}
 		for _, rs := range specs[i].rules {
 			r := c.compileRule(rs)
 			checkUnique(r, rs, firstUse, &errs)
@@ -74,6 +75,8 @@ func compileSources(srcs []Source, hash string) (*Set, error) {
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
+	warns.sort()
+	s.warnings = warns
 	s.index()
 	return s, nil
 }
@@ -140,6 +143,13 @@ func hashSources(srcs []Source) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// Warnings returns what the load could see of the evaluation budgets
+// that rules will exceed when they run, sorted by position: a rule
+// whose loops or strings are too big for them still loads, and fails
+// with a budget error on each event that reaches that code. `roomwarden
+// check` prints them. The slice must not be modified.
+func (s *Set) Warnings() []Error { return s.warnings }
 
 // Hash returns the SHA-256 of the loaded files' paths and contents.
 func (s *Set) Hash() string { return s.hash }

@@ -21,12 +21,13 @@ const (
 
 // ReloadResult is the outcome of one reload.
 type ReloadResult struct {
-	Time    time.Time
-	Trigger string // "watch", "recheck" or "manual"
-	Err     error  // non-nil: the load failed and the previous set stays
-	Hash    string // the hash of the files read ("" if they could not be read)
-	Rules   int    // rules in the set now in use
-	Changed bool   // a new set was swapped in
+	Time     time.Time
+	Trigger  string  // "watch", "recheck" or "manual"
+	Err      error   // non-nil: the load failed and the previous set stays
+	Hash     string  // the hash of the files read ("" if they could not be read)
+	Rules    int     // rules in the set now in use
+	Changed  bool    // a new set was swapped in
+	Warnings []Error // the new set's Warnings, when Changed
 }
 
 // WatcherConfig configures a Watcher. Dir is required; zero values of
@@ -40,7 +41,8 @@ type WatcherConfig struct {
 	// reloading (default DefaultDebounce).
 	Debounce time.Duration
 	// Recheck is the period of the safety-net reload that also re-adds a
-	// lost watch (default DefaultRecheck).
+	// lost watch, and how long a file that lost all its rules must stay
+	// unchanged before the loss is applied (default DefaultRecheck).
 	Recheck time.Duration
 	Logger  *slog.Logger // nil: discard
 }
@@ -49,7 +51,8 @@ type WatcherConfig struct {
 // the directory (not the files), so saves by atomic rename, delete and
 // recreate, and Kubernetes ConfigMap `..data` symlink swaps all reload.
 // A new set is built completely and swapped in atomically; if it fails
-// to load, the previous set stays in use.
+// to load, the previous set stays in use. A reload never swaps in files
+// that are still being written (see settle.go).
 type Watcher struct {
 	dir          string
 	onReload     func(ReloadResult)
@@ -60,6 +63,7 @@ type Watcher struct {
 
 	mu      sync.Mutex    // serialises reloads
 	lastErr string        // the last error reported by a recheck
+	loss    lossSighting  // a set that lost a file's rules, awaiting confirmation
 	ready   chan struct{} // closed once Run has set up its watch
 }
 
@@ -85,6 +89,7 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 		return nil, fmt.Errorf("load rules: %w", err)
 	}
 	w.current.Store(set)
+	w.logWarnings(set.Warnings())
 	return w, nil
 }
 
@@ -94,49 +99,69 @@ func (w *Watcher) Current() *Set { return w.current.Load() }
 // Reload reloads now (SIGHUP, the HTTP API) and returns the outcome,
 // which is also passed to OnReload.
 func (w *Watcher) Reload() ReloadResult {
-	res := w.reload("manual")
+	res := w.reload("manual", nil)
 	w.report(res)
 	return res
 }
 
-// reload reads the directory, skips the compile if nothing changed, and
-// swaps in the new set if it loads.
-func (w *Watcher) reload(trigger string) ReloadResult {
+// reload reads the directory, skips the compile if nothing changed,
+// waits for the files to settle, and swaps in the new set if it loads
+// and, when it lost every rule of a file, once that is confirmed (see
+// settle.go). A close of stop abandons the wait.
+func (w *Watcher) reload(trigger string, stop <-chan struct{}) ReloadResult {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	cur := w.current.Load()
 	res := ReloadResult{Time: time.Now(), Trigger: trigger, Rules: cur.Len()}
-	srcs, err := ReadSources(w.dir)
+	snap, err := w.read()
+	if err == nil && snap.hash != cur.Hash() {
+		snap, err = w.settle(snap, settleInterval, stop)
+	}
 	if err != nil {
-		res.Err = fmt.Errorf("read rules: %w", err)
+		res.Err = err
 		return res
 	}
-	res.Hash = hashSources(srcs)
+	res.Hash = snap.hash
 	if res.Hash == cur.Hash() {
 		return res
 	}
-	set, err := compileSources(srcs, res.Hash)
+	set, err := compileSources(snap.srcs, snap.hash)
 	if err != nil {
 		res.Err = fmt.Errorf("load rules: %w", err)
 		return res
 	}
+	if err := w.confirmLoss(cur, set, snap); err != nil {
+		res.Err = err
+		return res
+	}
 	w.current.Store(set)
-	res.Rules, res.Changed = set.Len(), true
+	res.Rules, res.Changed, res.Warnings = set.Len(), true, set.Warnings()
 	return res
 }
 
-// report logs a reload and passes it to OnReload.
+// report logs a reload and passes it to OnReload. A reload abandoned
+// because the watcher stops is not reported.
 func (w *Watcher) report(res ReloadResult) {
 	switch {
+	case errors.Is(res.Err, errStopped):
+		return
 	case res.Err != nil:
 		w.log.Error("rules reload failed; keeping the previous rules", "trigger", res.Trigger, "err", res.Err)
 	case res.Changed:
 		w.log.Info("rules reloaded", "trigger", res.Trigger, "hash", res.Hash, "rules", res.Rules)
+		w.logWarnings(res.Warnings)
 	default:
 		w.log.Debug("rules unchanged", "trigger", res.Trigger, "hash", res.Hash)
 	}
 	if w.onReload != nil {
 		w.onReload(res)
+	}
+}
+
+// logWarnings logs a set's warnings, one line each.
+func (w *Watcher) logWarnings(warnings []Error) {
+	for _, warning := range warnings {
+		w.log.Warn("a rule will exceed an evaluation budget", "warning", warning.Error())
 	}
 }
 
@@ -173,12 +198,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 			w.log.Warn("rules watch error", "err", err)
 		case <-debounce.C:
-			w.report(w.reload("watch"))
+			w.report(w.reload("watch", ctx.Done()))
 		case <-recheck.C:
 			if !watching {
 				watching = w.watch(fw)
 			}
-			w.recheck()
+			w.recheck(ctx.Done())
 		}
 	}
 }
@@ -194,8 +219,8 @@ func (w *Watcher) watch(fw *fsnotify.Watcher) bool {
 }
 
 // recheck reloads, reporting changes and errors not already reported.
-func (w *Watcher) recheck() {
-	res := w.reload("recheck")
+func (w *Watcher) recheck(stop <-chan struct{}) {
+	res := w.reload("recheck", stop)
 	errText := ""
 	if res.Err != nil {
 		errText = res.Err.Error()

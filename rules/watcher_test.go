@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,10 @@ func ruleYAML(name string) string {
 
 const waitTimeout = 10 * time.Second
 
+// confirmRecheck is the recheck period of tests that remove every rule
+// of a file: the loss is applied once it has lasted that long.
+const confirmRecheck = 200 * time.Millisecond
+
 // startWatcher starts a Watcher on dir and returns it with the channel
 // of its reload results.
 func startWatcher(t *testing.T, dir string, recheck time.Duration) (*Watcher, <-chan ReloadResult) {
@@ -32,6 +37,13 @@ func startWatcher(t *testing.T, dir string, recheck time.Duration) (*Watcher, <-
 	if err != nil {
 		t.Fatalf("NewWatcher: %v", err)
 	}
+	runWatcher(t, w)
+	return w, results
+}
+
+// runWatcher runs w until the test ends.
+func runWatcher(t *testing.T, w *Watcher) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
@@ -46,7 +58,6 @@ func startWatcher(t *testing.T, dir string, recheck time.Duration) (*Watcher, <-
 	case <-time.After(waitTimeout):
 		t.Fatal("watcher did not start")
 	}
-	return w, results
 }
 
 // waitResult waits for a reload result satisfying ok, skipping others.
@@ -114,7 +125,8 @@ func TestWatcherReloads(t *testing.T) {
 			dir := t.TempDir()
 			writeFile(t, dir, "a.yaml", ruleYAML("a"))
 			writeFile(t, dir, "b.yaml", ruleYAML("b"))
-			w, results := startWatcher(t, dir, time.Hour)
+			// A delete is applied by the recheck that confirms it.
+			w, results := startWatcher(t, dir, confirmRecheck)
 			old := w.Current()
 			tc.change(t, dir)
 			r := waitResult(t, results, "to "+tc.want, func(r ReloadResult) bool {
@@ -131,7 +143,7 @@ func TestWatcherDeleteAndRecreate(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "a.yaml", ruleYAML("a"))
 	writeFile(t, dir, "b.yaml", ruleYAML("b"))
-	w, results := startWatcher(t, dir, time.Hour)
+	w, results := startWatcher(t, dir, confirmRecheck)
 	if err := os.Remove(filepath.Join(dir, "b.yaml")); err != nil {
 		t.Fatal(err)
 	}
@@ -275,5 +287,213 @@ func TestNewWatcherRejectsBadRules(t *testing.T) {
 	writeFile(t, dir, "a.yaml", "rules: [{name: x}]\n")
 	if _, err := NewWatcher(WatcherConfig{Dir: dir}); err == nil {
 		t.Fatal("NewWatcher accepted a rule with no on, when or actions")
+	}
+}
+
+// threeRules is a rules file of three rules named after tag, and the
+// length of its first rule: a prefix that is a valid file of one rule.
+func threeRules(tag string) (data string, firstRule int) {
+	var b strings.Builder
+	b.WriteString("rules:\n")
+	for i := 1; i <= 3; i++ {
+		if i == 2 {
+			firstRule = b.Len()
+		}
+		fmt.Fprintf(&b, "  - name: %s-%d\n    on: [member.enter]\n    when: event.user.flagged\n"+
+			"    actions: [{lock_seat: {room_id: event.room_id, index: %d, forbid_audio: true}}]\n", tag, i, i)
+	}
+	return b.String(), firstRule
+}
+
+// rewriteInPlace saves data over path as `cat >` and editors that save
+// in place do: truncate, then write in two pieces, pausing between.
+func rewriteInPlace(path, data string, firstPiece int) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	time.Sleep(time.Millisecond)
+	if _, err := f.WriteString(data[:firstPiece]); err != nil {
+		f.Close()
+		return err
+	}
+	time.Sleep(time.Millisecond)
+	if _, err := f.WriteString(data[firstPiece:]); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// TestWatcherInPlaceRewrites is the probe of issue 17: a rules file
+// rewritten in place hundreds of times while reloads run, by hand and
+// by the watch. Between a truncation and the end of its write the file
+// reads empty or with one rule; the set in use must always hold the
+// three rules every complete version has.
+func TestWatcherInPlaceRewrites(t *testing.T) {
+	dir := t.TempDir()
+	data, _ := threeRules("v0")
+	path := writeFile(t, dir, "a.yaml", data)
+	const recheck = 2 * time.Second
+	w, err := NewWatcher(WatcherConfig{Dir: dir, Debounce: 20 * time.Millisecond, Recheck: recheck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWatcher(t, w)
+
+	const rewrites = 300
+	done := make(chan struct{})
+	finished := make(chan struct{}, 3) // one per goroutine
+	var final string
+	var longestSave time.Duration // from a truncation to the end of its write
+	go func() {                   // the writer
+		defer func() { finished <- struct{}{} }()
+		defer close(done)
+		for i := range rewrites {
+			data, first := threeRules(fmt.Sprintf("v%d", i%2+1))
+			final = data
+			start := time.Now()
+			if err := rewriteInPlace(path, data, first); err != nil {
+				t.Error(err)
+				return
+			}
+			longestSave = max(longestSave, time.Since(start))
+			time.Sleep(5 * time.Millisecond) // 300 saves in about 3 s, as in the probe
+		}
+	}()
+	var reloads, failed, changed int
+	go func() { // SIGHUPs
+		defer func() { finished <- struct{}{} }()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			r := w.Reload()
+			reloads++
+			if r.Err != nil {
+				failed++
+			}
+			if r.Changed {
+				changed++
+			}
+		}
+	}()
+	fewest := 3
+	go func() { // the events, sampling the set in use
+		defer func() { finished <- struct{}{} }()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Microsecond):
+				fewest = min(fewest, w.Current().Len())
+			}
+		}
+	}()
+	for range 3 {
+		<-finished
+	}
+	fewest = min(fewest, w.Current().Len())
+	t.Logf("%d rewrites, the longest taking %v; %d manual reloads: %d failed, %d changed the set",
+		rewrites, longestSave, reloads, failed, changed)
+	switch {
+	case fewest == 3:
+	case longestSave >= recheck:
+		// The machine stalled the writer with the file truncated for as
+		// long as a real emptying must last to be applied.
+		t.Logf("the set in use held %d rules after a save stalled for %v", fewest, longestSave)
+	default:
+		t.Errorf("the set in use held %d rules at some point, want always 3", fewest)
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for w.Current().Hash() != hashSources([]Source{{Path: path, Data: []byte(final)}}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the last version was not loaded within %v; rules: %s", waitTimeout, ruleNames(w.Current()))
+		}
+		w.Reload()
+	}
+}
+
+// TestWatcherConfirmsLostRules: a file that lost its rules is applied
+// only by a reload a recheck period after the first one saw the loss,
+// with nothing written in between.
+func TestWatcherConfirmsLostRules(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, path string)
+	}{
+		{"emptied", func(t *testing.T, path string) { writeFile(t, filepath.Dir(path), "a.yaml", "") }},
+		{"no rules", func(t *testing.T, path string) { writeFile(t, filepath.Dir(path), "a.yaml", "rules: []\n") }},
+		{"deleted", func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := writeFile(t, dir, "a.yaml", ruleYAML("a"))
+			writeFile(t, dir, "b.yaml", ruleYAML("b"))
+			w, err := NewWatcher(WatcherConfig{Dir: dir, Recheck: confirmRecheck})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.change(t, path)
+			first := w.Reload()
+			if first.Err == nil || !strings.Contains(first.Err.Error(), "a.yaml lost all its rules (1)") || first.Changed {
+				t.Fatalf("first Reload() = %+v, want the loss held back", first)
+			}
+			if got := ruleNames(w.Current()); got != "a,b" {
+				t.Fatalf("rules = %s after the first reload, want a,b", got)
+			}
+			deadline := time.Now().Add(waitTimeout)
+			for r := first; !r.Changed; r = w.Reload() {
+				if time.Now().After(deadline) {
+					t.Fatalf("the loss was not applied within %v: %+v", waitTimeout, r)
+				}
+				time.Sleep(confirmRecheck / 4)
+			}
+			if got := ruleNames(w.Current()); got != "b" {
+				t.Errorf("rules = %s, want b", got)
+			}
+		})
+	}
+}
+
+func TestLostRules(t *testing.T) {
+	a, b := ruleYAML("a"), ruleYAML("b")
+	set := func(files ...string) *Set {
+		var srcs []Source
+		for i := 0; i < len(files); i += 2 {
+			srcs = append(srcs, Source{Path: files[i], Data: []byte(files[i+1])})
+		}
+		s, err := Compile(srcs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	cur := set("a.yaml", a, "b.yaml", b, "lists.yaml", "lists: {x: [y]}\n")
+	tests := []struct {
+		name string
+		next *Set
+		want string
+	}{
+		{"same", set("a.yaml", a, "b.yaml", b), ""},
+		{"renamed rule", set("a.yaml", ruleYAML("a2"), "b.yaml", b), ""},
+		{"emptied", set("a.yaml", "", "b.yaml", b), "a.yaml lost all its rules (1)"},
+		{"deleted", set("b.yaml", b), "a.yaml lost all its rules (1)"},
+		{"new file", set("a.yaml", a, "b.yaml", b, "c.yaml", ruleYAML("c")), ""},
+		{"a file without rules", set("a.yaml", a, "b.yaml", b, "lists.yaml", ""), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := lostRules(cur, tc.next); got != tc.want {
+				t.Errorf("lostRules = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
