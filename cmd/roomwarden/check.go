@@ -34,8 +34,16 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		printErrors(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "ok: %s, %s, %s\n",
-		count(len(set.Files()), "file"), count(set.Len(), "rule"), count(len(set.Types()), "event type"))
+	for _, w := range set.Warnings() {
+		w.Msg = "warning: " + w.Msg
+		fmt.Fprintln(stderr, w.Error())
+	}
+	summary := fmt.Sprintf("ok: %s, %s, %s", count(len(set.Files()), "file"), count(set.Len(), "rule"),
+		count(len(set.Types()), "event type"))
+	if n := len(set.Warnings()); n > 0 {
+		summary += ", " + count(n, "warning")
+	}
+	fmt.Fprintln(stdout, summary)
 	return 0
 }
 

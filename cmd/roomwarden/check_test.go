@@ -64,6 +64,9 @@ func TestCheck(t *testing.T) {
 		"a.yaml": goodRule,
 		"b.yaml": "rules:\n  - name: typo\n    on: [member.enter]\n    when: event.usr.flagged\n    actions:\n      - lock_seat: {room_id: event.room_id, index: 2, forbid_audo: true}\n",
 	})
+	bomb := writeRules(t, map[string]string{"bomb.yaml": "rules:\n  - name: bomb\n    on: [x]\n" +
+		"    when: 'len(replace(repeat(\"a\",100000),\"a\",repeat(\"b\",100000))) > 0'\n" +
+		"    actions: [{lock_seat: {room_id: event.room_id, index: 1, forbid_audio: true}}]\n"})
 	runCases(t, []cmdCase{
 		{
 			name:       "examples",
@@ -107,6 +110,13 @@ func TestCheck(t *testing.T) {
 			wantCode: 1,
 			wantStderr: "../../rules: no rules files here (*.yaml or *.yml, not *_test.yaml); " +
 				"the example rules are in examples/rules\n",
+		},
+		{
+			name:       "a warning about the evaluation budget",
+			args:       []string{"check", bomb},
+			wantStdout: "ok: 1 file, 1 rule, 1 event type, 1 warning\n",
+			wantStderr: bomb + `/bomb.yaml:4:16: warning: when: replace builds a string of up to 10000000000 bytes, ` +
+				`over the limit of 1048576: the rule will fail with "memory budget exceeded"` + "\n",
 		},
 		{
 			name:       "version help",
