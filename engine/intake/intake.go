@@ -58,6 +58,9 @@ type Config struct {
 	// MaxAge is how long a stream the intake creates keeps events
 	// (0: forever). An existing stream is used as it is.
 	MaxAge time.Duration
+	// Replicas is the JetStream replication of a stream the intake
+	// creates (default 1; 3 on a three-node cluster).
+	Replicas int
 	// DoubleAck waits for the server to confirm each ack. Off by default:
 	// a lost ack only causes a redelivery, which lock_seat tolerates.
 	DoubleAck bool
@@ -162,6 +165,7 @@ func (c Config) withDefaults() Config {
 	def(&c.Concurrency, defaultConcurrency)
 	def(&c.FetchBatch, min(defaultFetchBatch, c.Concurrency))
 	defDur(&c.Duplicates, defaultDuplicates)
+	def(&c.Replicas, 1)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

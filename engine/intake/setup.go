@@ -43,6 +43,7 @@ func (in *Intake) stream(ctx context.Context) (jetstream.Stream, error) {
 		Storage:    jetstream.FileStorage,
 		Duplicates: in.cfg.Duplicates,
 		MaxAge:     in.cfg.MaxAge,
+		Replicas:   in.cfg.Replicas,
 	})
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		// Another instance created it first.

@@ -19,7 +19,7 @@ func dlq(t *testing.T) (*DeadLetter, jetstream.Stream) {
 	t.Helper()
 	js := newJetStream(t, startNATS(t))
 	ctx := testContext(t)
-	if err := EnsureStream(ctx, js, "ROOMWARDEN_DLQ", DefaultDLQSubject); err != nil {
+	if err := EnsureStream(ctx, js, "ROOMWARDEN_DLQ", DefaultDLQSubject, 1); err != nil {
 		t.Fatalf("EnsureStream: %v", err)
 	}
 	stream, err := js.Stream(ctx, "ROOMWARDEN_DLQ")
@@ -164,7 +164,7 @@ func TestEnsureStream(t *testing.T) {
 	js := newJetStream(t, startNATS(t))
 	ctx := testContext(t)
 	for range 2 { // idempotent
-		if err := EnsureStream(ctx, js, "ROOMWARDEN_DLQ", "roomwarden.dlq"); err != nil {
+		if err := EnsureStream(ctx, js, "ROOMWARDEN_DLQ", "roomwarden.dlq", 1); err != nil {
 			t.Fatalf("EnsureStream: %v", err)
 		}
 	}
@@ -184,7 +184,7 @@ func TestEnsureStreamLeavesExistingAlone(t *testing.T) {
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ROOMWARDEN_DLQ", Subjects: []string{"roomwarden.dlq"}, MaxAge: time.Hour, Storage: jetstream.MemoryStorage}); err != nil {
 		t.Fatal(err)
 	}
-	if err := EnsureStream(ctx, js, "ROOMWARDEN_DLQ", "roomwarden.dlq"); err != nil {
+	if err := EnsureStream(ctx, js, "ROOMWARDEN_DLQ", "roomwarden.dlq", 1); err != nil {
 		t.Fatalf("EnsureStream: %v", err)
 	}
 	s, err := js.Stream(ctx, "ROOMWARDEN_DLQ")

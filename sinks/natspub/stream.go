@@ -16,11 +16,11 @@ const (
 	DLQDuplicates = 10 * time.Minute
 )
 
-// EnsureStream creates the stream name on subject if it does not exist:
-// file storage, dead letters kept for DLQMaxAge up to DLQMaxBytes, and a
+// EnsureStream creates the stream name on subject if it does not exist,
+// with the given JetStream replicas: file storage, dead letters kept for DLQMaxAge up to DLQMaxBytes, and a
 // DLQDuplicates window for Nats-Msg-Id deduplication. An existing stream
 // is left as it is, so operators may tune it.
-func EnsureStream(ctx context.Context, js jetstream.JetStream, name, subject string) error {
+func EnsureStream(ctx context.Context, js jetstream.JetStream, name, subject string, replicas int) error {
 	_, err := js.Stream(ctx, name)
 	if err == nil {
 		return nil
@@ -37,6 +37,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, name, subject str
 		MaxBytes:    DLQMaxBytes,
 		Discard:     jetstream.DiscardOld,
 		Duplicates:  DLQDuplicates,
+		Replicas:    max(replicas, 1),
 	})
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		return fmt.Errorf("create stream %s on %s: %w", name, subject, err)

@@ -146,7 +146,7 @@ func (a *App) openEngine() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := natspub.EnsureStream(ctx, js, a.cfg.NATS.DLQ.Stream, a.cfg.NATS.DLQ.Subject); err != nil {
+	if err := natspub.EnsureStream(ctx, js, a.cfg.NATS.DLQ.Stream, a.cfg.NATS.DLQ.Subject, a.cfg.State.Replicas); err != nil {
 		return fmt.Errorf("dead-letter stream: %w", err)
 	}
 	dlq, err := natspub.NewDeadLetter(natspub.DeadLetterConfig{JetStream: js, Subject: a.cfg.NATS.DLQ.Subject,
@@ -181,6 +181,7 @@ func (a *App) openEngine() error {
 	}
 	ic := a.cfg.IntakeConfig()
 	ic.JetStream, ic.Handler, ic.DeadLetters, ic.Logger, ic.Registerer = js, a.pipeline, dlq, a.log, a.reg
+	ic.Replicas = a.cfg.State.Replicas
 	if a.intake, err = intake.New(ic); err != nil {
 		return err
 	}
