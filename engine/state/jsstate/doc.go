@@ -38,10 +38,12 @@
 // server's clock: replay and tests run on other clocks. TTLs only
 // collect garbage: a key's TTL is its meaningful end less the caller's
 // now, plus 5 seconds for clocks that disagree between replicas, in
-// whole seconds (at least 1, nats-server's minimum). Locks, tripped
-// budgets and trip records have no TTL: they last until Unlocked,
-// Override or Reset. A delete leaves a purge marker that expires after a
-// minute.
+// whole seconds (at least 1, nats-server's minimum). A lock record is
+// kept Config.LockMemory (24 h) past its end, or past the lock when it
+// has none, so that an undo falling due while no daemon runs still finds
+// it and the records stay bounded. Tripped budgets and trip records have
+// no TTL: they last until Reset. A delete leaves a purge marker that
+// expires after a minute.
 //
 // # Compare-and-swap
 //
