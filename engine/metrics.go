@@ -15,11 +15,11 @@ import (
 // off the hot path.
 type pipelineMetrics struct {
 	received, decoded, malformed, recordErrors prometheus.Counter
-	overrides, stateUnavailable                prometheus.Counter
+	overrides, stateUnavailable, windowErrors  prometheus.Counter
 	decisionLag                                prometheus.Histogram
 
 	evaluations, matches, errors *prometheus.CounterVec
-	actions                      *prometheus.CounterVec
+	actions, shadowActions       *prometheus.CounterVec
 
 	cache sync.Map // rule name → evaluations prometheus.Counter
 	// perType is the evaluations counters of the current set's candidates,
@@ -51,6 +51,10 @@ func newPipelineMetrics(reg prometheus.Registerer) (*pipelineMetrics, error) {
 			Help: "Seat flags a moderator cleared while roomwarden held them locked: their undos were dropped and they are held for the moderator."}),
 		stateUnavailable: prometheus.NewCounter(prometheus.CounterOpts{Name: "roomwarden_state_unavailable_total",
 			Help: "Events given back for redelivery because the state store could not be reached."}),
+		windowErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "roomwarden_window_errors_total",
+			Help: "Events a window could not count: its expressions failed on them at run time."}),
+		shadowActions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roomwarden_shadow_actions_total",
+			Help: "Actions shadow rules would have run (outcome shadow), by rule. Never sent."}, []string{"rule"}),
 		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roomwarden_rule_evaluations_total",
 			Help: "Rule evaluations, by rule."}, []string{"rule"}),
 		matches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roomwarden_rule_matches_total",
@@ -64,6 +68,7 @@ func newPipelineMetrics(reg prometheus.Registerer) (*pipelineMetrics, error) {
 			Buckets: decisionLagBuckets}),
 	}
 	err := promreg.Register(reg, m.received, m.decoded, m.malformed, m.recordErrors, m.overrides, m.stateUnavailable,
+		m.windowErrors, m.shadowActions,
 		m.decisionLag,
 		m.evaluations, m.matches, m.errors, m.actions)
 	return m, err
@@ -134,7 +139,9 @@ func (m *pipelineMetrics) evaluationsOf(rule string) prometheus.Counter {
 }
 
 func (m *pipelineMetrics) ruleMatch(rule string) { m.matches.WithLabelValues(rule).Inc() }
-func (m *pipelineMetrics) ruleError(rule string) { m.errors.WithLabelValues(rule).Inc() }
+
+func (m *pipelineMetrics) shadowAction(rule string) { m.shadowActions.WithLabelValues(rule).Inc() }
+func (m *pipelineMetrics) ruleError(rule string)    { m.errors.WithLabelValues(rule).Inc() }
 
 func (m *pipelineMetrics) action(o Outcome) {
 	m.actions.WithLabelValues(o.Rule, string(o.Outcome)).Inc()

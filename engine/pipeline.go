@@ -33,10 +33,17 @@ type Submitter interface {
 // required; zero values of the rest take the defaults.
 type PipelineConfig struct {
 	Rules       RuleSource
-	Store       state.Store // cooldowns, locks, overrides: outlive rule reloads
+	Store       state.Store // cooldowns, windows, labels, locks, overrides, budgets: outlive rule reloads
 	Executor    Submitter
 	Recorder    Recorder
 	DeadLetters EventDeadLetterSink // malformed events
+
+	// Shadow, if set, is a candidate rule set evaluated beside Rules on
+	// every event: its actions are logged with outcome shadow and never
+	// run, and its windows, cooldowns and budgets live in ShadowStore,
+	// apart from the live ones (KV lists are read from Store).
+	Shadow      RuleSource
+	ShadowStore state.Store
 
 	DryRun       bool          // route every action to the dry-run sink
 	Identifier   string        // roomengine.identifier: its seat changes are not overrides
@@ -51,6 +58,9 @@ type PipelineConfig struct {
 func (c PipelineConfig) withDefaults() (PipelineConfig, error) {
 	if c.Rules == nil || c.Store == nil || c.Executor == nil || c.Recorder == nil || c.DeadLetters == nil {
 		return c, errors.New("pipeline: rules, store, executor, recorder and dead-letter sink are required")
+	}
+	if (c.Shadow == nil) != (c.ShadowStore == nil) {
+		return c, errors.New("pipeline: shadow rules and their store go together")
 	}
 	c.NakDelay = cmp.Or(c.NakDelay, 5*time.Second)
 	if c.Now == nil {
@@ -69,17 +79,20 @@ type Pipeline struct {
 	log     *slog.Logger
 	metrics *pipelineMetrics
 	scratch sync.Pool // *scratch
+	feeders sync.Pool // *rules.Evaluator, feeding windows with roomwarden's own actions
+	trips   tripLog
 }
 
 var _ MessageHandler = (*Pipeline)(nil)
 
-// scratch holds per-goroutine buffers and the decider (VMs are not safe
-// for concurrent use, so each in-flight handler borrows one).
+// scratch holds per-goroutine buffers and the deciders (VMs are not
+// safe for concurrent use, so each in-flight handler borrows them).
 type scratch struct {
 	decider   *Decider
+	shadow    *Decider
 	events    []rules.Event
 	decisions []Decision
-	actions   []Action
+	actions   []pending
 }
 
 // NewPipeline checks cfg and returns a Pipeline.
@@ -94,7 +107,10 @@ func NewPipeline(cfg PipelineConfig) (*Pipeline, error) {
 	}
 	p := &Pipeline{cfg: cfg, log: cfg.Logger.With("component", "pipeline"), metrics: m}
 	dc := DeciderConfig{Store: cfg.Store, DryRun: cfg.DryRun, Identifier: cfg.Identifier, OverrideHold: cfg.OverrideHold}
-	p.scratch.New = func() any { return &scratch{decider: NewDecider(dc)} }
+	sc := dc
+	sc.Store, sc.Shadow = shadowStore{cfg.ShadowStore, cfg.Store}, true
+	p.scratch.New = func() any { return &scratch{decider: NewDecider(dc), shadow: NewDecider(sc)} }
+	p.feeders.New = func() any { return rules.NewEvaluator() }
 	return p, nil
 }
 
@@ -153,7 +169,8 @@ func origin(d Delivery, i int) string {
 	return strconv.FormatUint(d.StreamSeq, 10) + "#" + strconv.Itoa(i)
 }
 
-// decide runs the rules on one event and collects what they ask for.
+// decide runs the rules (and the shadow rules) on one event and collects
+// what they ask for.
 func (p *Pipeline) decide(ctx context.Context, s *scratch, ev *rules.Event, origin string, b *batch) error {
 	set := p.cfg.Rules.Current()
 	if set == nil {
@@ -165,12 +182,49 @@ func (p *Pipeline) decide(ctx context.Context, s *scratch, ev *rules.Event, orig
 		return err
 	}
 	p.metrics.observeCandidates(set, ev.Type)
-	for _, f := range s.decider.Overrides() {
-		p.metrics.overrides.Inc()
-		p.log.Info("moderator override: roomwarden lets go of the seat flag", "room_id", f.RoomID, "index", f.Index,
-			"flag", f.Flag, "operator", ev.Attrs["operator"], "hold", p.cfg.OverrideHold, "event_id", ev.ID)
+	p.observe(s.decider, ev)
+	for _, dec := range s.decisions {
+		if dec.Outcome != "" {
+			b.decided = append(b.decided, decided(dec, now))
+			continue
+		}
+		b.actions = append(b.actions, pending{a: dec.Action, ev: *ev, set: set})
 	}
-	for _, m := range s.decider.Matched() {
+	return p.decideShadow(ctx, s, ev, origin, now, b)
+}
+
+// decideShadow runs the shadow rules, if any: their would-be actions are
+// outcomes of their own, never run.
+func (p *Pipeline) decideShadow(ctx context.Context, s *scratch, ev *rules.Event, origin string, now time.Time, b *batch) error {
+	if p.cfg.Shadow == nil {
+		return nil
+	}
+	set := p.cfg.Shadow.Current()
+	if set == nil {
+		return nil
+	}
+	var err error
+	if s.decisions, err = s.shadow.Decide(ctx, set, ev, origin, now, s.decisions[:0]); err != nil {
+		return fmt.Errorf("shadow rules: %w", err)
+	}
+	for _, m := range s.shadow.Matched() {
+		if m.Err != nil {
+			p.log.Debug("shadow rule failed at runtime", "rule", m.Rule.Name, "event_id", ev.ID, "err", m.Err)
+		}
+	}
+	for _, dec := range s.decisions {
+		if dec.Outcome == Shadow {
+			p.metrics.shadowAction(dec.Rule.Name)
+			b.decided = append(b.decided, decided(dec, now))
+		}
+	}
+	return nil
+}
+
+// observe counts and logs what the last decision noticed: rule matches
+// and runtime errors, window errors, moderators' overrides, trips.
+func (p *Pipeline) observe(d *Decider, ev *rules.Event) {
+	for _, m := range d.Matched() {
 		if m.Err != nil {
 			p.metrics.ruleError(m.Rule.Name)
 			p.log.Warn("rule failed at runtime", "rule", m.Rule.Name, "file", m.Rule.File,
@@ -179,14 +233,39 @@ func (p *Pipeline) decide(ctx context.Context, s *scratch, ev *rules.Event, orig
 		}
 		p.metrics.ruleMatch(m.Rule.Name)
 	}
-	for _, dec := range s.decisions {
-		if dec.Outcome != "" {
-			b.decided = append(b.decided, decided(dec, now))
-			continue
-		}
-		b.actions = append(b.actions, dec.Action)
+	for _, err := range d.WindowErrors() {
+		p.metrics.windowErrors.Inc()
+		p.log.Warn("window failed at runtime; the event was not counted in it", "event_id", ev.ID, "err", err)
 	}
-	return nil
+	for _, f := range d.Overrides() {
+		p.metrics.overrides.Inc()
+		p.log.Info("moderator override: roomwarden lets go of the seat flag", "room_id", f.RoomID, "index", f.Index,
+			"flag", f.Flag, "operator", ev.Attrs["operator"], "hold", p.cfg.OverrideHold, "event_id", ev.ID)
+	}
+	for _, r := range d.Tripped() {
+		if p.trips.first(r.Name, p.cfg.Now()) {
+			p.log.Error("rule tripped: its budget is spent; its actions are logged as tripped and not sent until it is reset",
+				"rule", r.Name, "max", r.Budget.Max, "per", r.Budget.Per, "reset", "POST /rules/"+r.Name+"/reset")
+		}
+	}
+}
+
+// runLabel adds a label action's member to its list.
+func (p *Pipeline) runLabel(ctx context.Context, a Action) (Outcome, error) {
+	o := Outcome{Time: p.cfg.Now(), Rule: a.Rule, EventID: a.EventID, Action: a.Kind, Label: a.Label, Attempts: 1}
+	if a.For > 0 {
+		o.For = a.For.String()
+	}
+	if a.DryRun {
+		o.Outcome = DryRun
+		return o, nil
+	}
+	if err := p.cfg.Store.AddMember(ctx, a.Label.Bucket, a.Label.Member, o.Time, a.For); err != nil {
+		p.metrics.stateUnavailable.Inc()
+		return o, fmt.Errorf("label %s: %w", a.Label.List, err)
+	}
+	o.Outcome = Succeeded
+	return o, nil
 }
 
 // stateUnavailable gives back an event whose decision needed state the
@@ -202,8 +281,12 @@ func (p *Pipeline) stateUnavailable(d Delivery, err error) Result {
 // decided is the outcome of an action decided without running it.
 func decided(dec Decision, now time.Time) Outcome {
 	a := dec.Action
-	return Outcome{Time: now, Rule: a.Rule, EventID: a.EventID, Action: a.Kind,
-		Params: a.Params, Outcome: dec.Outcome, ErrorInfo: dec.Info}
+	o := Outcome{Time: now, Rule: a.Rule, EventID: a.EventID, Action: a.Kind,
+		Params: a.Params, Label: a.Label, Outcome: dec.Outcome, ErrorInfo: dec.Info}
+	if a.For > 0 {
+		o.For = a.For.String()
+	}
+	return o
 }
 
 // execute submits a delivery's actions and returns a deferred Result:
@@ -216,10 +299,15 @@ func (p *Pipeline) execute(ctx context.Context, b *batch) Result {
 	results := make(chan result, len(b.actions))
 	var notTerminal error
 	pending := 0
-	for _, a := range b.actions {
-		done := func(o Outcome, err error) { results <- result{a, o, err} }
-		if err := p.cfg.Executor.Submit(ctx, a, done); err != nil {
-			notTerminal = fmt.Errorf("submit %s for rule %s: %w", a.Kind, a.Rule, err)
+	for _, pa := range b.actions {
+		done := func(o Outcome, err error) { results <- result{pa, o, err} }
+		if pa.a.Kind == ActionLabel {
+			done(p.runLabel(ctx, pa.a))
+			pending++
+			continue
+		}
+		if err := p.cfg.Executor.Submit(ctx, pa.a, done); err != nil {
+			notTerminal = fmt.Errorf("submit %s for rule %s: %w", pa.a.Kind, pa.a.Rule, err)
 			break
 		}
 		pending++
@@ -245,7 +333,7 @@ func (p *Pipeline) await(ctx context.Context, results <-chan result, pending int
 				notTerminal = r.err
 				continue
 			}
-			if err := p.afterOutcome(ctx, r.a, r.o); err != nil {
+			if err := p.afterOutcome(ctx, r.pa, r.o); err != nil {
 				notTerminal = err
 				continue
 			}
@@ -266,23 +354,43 @@ func (p *Pipeline) await(ctx context.Context, results <-chan result, pending int
 	return Result{Verdict: Ack}
 }
 
-// afterOutcome remembers what a successful lock_seat holds: each flag it
-// set, until its end if it has one (scheduling the undo). If that cannot
-// be written the event is redelivered, and the lock (idempotent) sent
-// again, rather than leave a timed lock without its undo.
-func (p *Pipeline) afterOutcome(ctx context.Context, a Action, o Outcome) error {
-	if o.Outcome != Succeeded || a.Kind != ActionLockSeat {
+// afterOutcome remembers what a successful action did: the flags a
+// lock_seat holds, until its end if it has one (scheduling the undo),
+// and the action itself in the windows that count roomwarden's own
+// actions. If that cannot be written the event is redelivered, and the
+// action (idempotent) run again, rather than leave a timed lock without
+// its undo or an offence uncounted.
+func (p *Pipeline) afterOutcome(ctx context.Context, pa pending, o Outcome) error {
+	if o.Outcome != Succeeded {
 		return nil
 	}
-	for _, f := range a.Params.SetFlags() {
-		l := state.Lock{SeatFlag: state.SeatFlag{RoomID: a.Params.RoomID, Index: a.Params.Index, Flag: f},
-			Rule: a.Rule, EventID: a.EventID, At: o.Time, End: lockEnd(o.Time, a.For)}
-		if _, err := p.cfg.Store.Locked(ctx, l); err != nil {
-			p.metrics.stateUnavailable.Inc()
-			return fmt.Errorf("record the lock of %s: %w", f, err)
+	if pa.a.Kind == ActionLockSeat {
+		for _, f := range pa.a.Params.SetFlags() {
+			l := state.Lock{SeatFlag: state.SeatFlag{RoomID: pa.a.Params.RoomID, Index: pa.a.Params.Index, Flag: f},
+				Rule: pa.a.Rule, EventID: pa.a.EventID, At: o.Time, End: lockEnd(o.Time, pa.a.For)}
+			if _, err := p.cfg.Store.Locked(ctx, l); err != nil {
+				p.metrics.stateUnavailable.Inc()
+				return fmt.Errorf("record the lock of %s: %w", f, err)
+			}
 		}
 	}
-	return nil
+	return p.feedOwnAction(ctx, pa, o)
+}
+
+// feedOwnAction feeds the windows that listen for roomwarden's own
+// actions (event type EventOwnAction) with the event that asked for it.
+func (p *Pipeline) feedOwnAction(ctx context.Context, pa pending, o Outcome) error {
+	if len(pa.set.WindowsFor(EventOwnAction)) == 0 {
+		return nil
+	}
+	eval := p.feeders.Get().(*rules.Evaluator)
+	defer p.feeders.Put(eval)
+	errs, err := FeedOwnAction(ctx, p.cfg.Store, eval, pa.set, pa.ev, pa.a, o.Time)
+	for _, werr := range errs {
+		p.metrics.windowErrors.Inc()
+		p.log.Warn("window failed at runtime on roomwarden's own action; not counted in it", "event_id", pa.ev.ID, "err", werr)
+	}
+	return err
 }
 
 // recording writes one event's outcomes to the action log until a write
@@ -319,12 +427,20 @@ func (p *Pipeline) malformed(ctx context.Context, d Delivery, err error) Result 
 
 // batch is what one delivery's events asked for.
 type batch struct {
-	actions []Action
-	decided []Outcome // terminal without the executor (cooldown)
+	actions []pending
+	decided []Outcome // terminal without running (cooldown, override, budget, shadow...)
 }
 
 type result struct {
-	a   Action
+	pa  pending
 	o   Outcome
 	err error
+}
+
+// pending is an action to run, with the event and rule set that asked
+// for it (windows fed by roomwarden's own actions read them).
+type pending struct {
+	a   Action
+	ev  rules.Event
+	set *rules.Set
 }

@@ -71,7 +71,7 @@ func TestCheck(t *testing.T) {
 		{
 			name:       "examples",
 			args:       []string{"check", "../../examples/rules"},
-			wantStdout: "ok: 4 files, 4 rules, 4 event types\n",
+			wantStdout: "ok: 7 files, 8 rules, 5 event types\n",
 		},
 		{
 			name:       "one file",

@@ -103,11 +103,19 @@ func demoConfig(f demoFlags, simURL, storeDir string) *app.Config {
 	return cfg
 }
 
+// demoRooms are the rooms the demo's simulator has, as the real Room
+// Engine would after create_room: the sample events' room, and a few
+// for events of your own.
+var demoRooms = []string{"room-demo", "room-1", "room-2", "room-3"}
+
 // startSimulator serves the Room Engine simulator on a loopback port.
 func startSimulator(key string, logger *slog.Logger) (string, func(), error) {
 	s, err := sim.New(sim.Config{SecretKey: []byte(key), SDKAppID: demoAppID, Logger: logger})
 	if err != nil {
 		return "", nil, fmt.Errorf("simulator: %w", err)
+	}
+	for _, room := range demoRooms {
+		s.AddRoom(room, sim.DefaultSeats)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -145,9 +153,10 @@ func publishSamples(a *app.App, f demoFlags, simURL string, stop context.CancelF
 	fmt.Fprintf(stderr, `roomwarden demo: published %d sample events from %s; the actions follow on stdout.
   rules, metrics: http://%s/rules  http://%s/metrics
   seat state:     %s/rooms/room-demo/seats
-  try:            nats pub -s %s rooms.events.member.enter '{"type":"member.enter","room_id":"room-demo","user":{"id":"u9","flagged":true}}'
+  try:            nats pub -s %s rooms.events.member.enter '{"type":"member.enter","room_id":"room-1","user":{"id":"u9","flagged":true}}'
+  rooms:          %s (the simulator answers 100004 for any other)
   Ctrl-C stops it.
-`, n, f.eventsDir, a.HTTPAddr(), a.HTTPAddr(), simURL, a.NATSURL())
+`, n, f.eventsDir, a.HTTPAddr(), a.HTTPAddr(), simURL, a.NATSURL(), strings.Join(demoRooms, ", "))
 }
 
 // publishDir publishes each *.json file in dir to JetStream on the

@@ -20,6 +20,7 @@ commands:
                          publishing the sample events (the quick start)
   check PATH...          load and compile rules; print every error
   test PATH...           run rule tests (*_test.yaml)
+  explain EVENT_FILE|-   say what every rule would decide on one event, and why
   schema KIND            print the JSON Schema of rules, tests or config files
   version                print version information
 `
@@ -38,6 +39,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runCheck(args[1:], stdout, stderr)
 	case "test":
 		return runTest(args[1:], stdout, stderr)
+	case "explain":
+		return runExplain(args[1:], stdout, stderr)
 	case "schema":
 		return runSchema(args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -30,7 +30,7 @@ func TestTestCommand(t *testing.T) {
 		{
 			name:       "examples",
 			args:       []string{"test", "../../examples/rules"},
-			wantStdout: "ok: 16 cases passed (4 files)\n",
+			wantStdout: "ok: 31 cases passed (7 files)\n",
 		},
 		{
 			name: "verbose test file",

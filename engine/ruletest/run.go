@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/roomwarden/roomwarden/engine"
 	"github.com/roomwarden/roomwarden/engine/state"
@@ -25,56 +26,207 @@ type CaseResult struct {
 	Pass   bool
 }
 
-// Fired is one action that fired: decided and not suppressed.
+// Fired is one action that reached an outcome other than suppressed: a
+// lock_seat, unlock_seat or label, with its outcome, duration and time.
 type Fired struct {
 	Rule     string
+	Kind     string // lock_seat, unlock_seat or label
 	LockSeat engine.LockSeat
+	Label    engine.Label // List and Member
+	Outcome  string
+	For      time.Duration
+	At       time.Duration // from the case's start
+	// HasFor and HasAt: whether For and At are compared (an expectation
+	// asserts them only when it gives them).
+	HasFor, HasAt bool
 }
 
-// RunCase runs one case against s through the daemon's evaluation path,
-// the engine's Decider, with fresh cooldowns and each event evaluated at
-// its simulated time. Suppressed actions do not fire; rule runtime
-// errors fail the case.
+// Identifier is the Room Engine identifier rule tests run as: seat
+// changes whose attrs.operator is anything else can be a moderator's
+// override.
+const Identifier = "administrator"
+
+// RunCase runs one case against s through the daemon's decision path,
+// the engine's Decider, on a fresh in-memory store and a simulated
+// clock: every event is decided at its time; an action that runs
+// succeeds at once (as the Room Engine simulator would); a timed lock's
+// undo runs when the clock reaches its end (an event or a clock step at
+// or after it); KV-backed lists hold the case's `lists` members.
+// Suppressed actions do not fire; rule runtime errors fail the case.
 func RunCase(s *rules.Set, tc rules.TestCase) CaseResult {
-	res := CaseResult{Case: tc, Want: []Fired{}, Got: []Fired{}}
-	for _, f := range tc.Expect {
-		if s.Rule(f.Rule) == nil {
-			res.Errors = append(res.Errors, fmt.Sprintf("expect names rule %q, which is not loaded", f.Rule))
-		}
-		res.Want = append(res.Want, Fired{Rule: f.Rule, LockSeat: engine.LockSeatOf(f.LockSeat)})
-	}
-	d := engine.NewDecider(engine.DeciderConfig{Store: state.NewMemory(0)})
+	r := &run{set: s, tc: tc, store: state.NewMemory(0), eval: rules.NewEvaluator(), start: tc.Start,
+		res: CaseResult{Case: tc, Want: []Fired{}, Got: []Fired{}}}
+	r.expectations()
+	r.seedLists()
+	d := engine.NewDecider(engine.DeciderConfig{Store: r.store, Identifier: Identifier})
 	var decisions []engine.Decision
 	for i, te := range tc.Events {
-		decisions, _ = d.Decide(context.Background(), s, &te.Event, "case-event-"+strconv.Itoa(i), te.At, decisions[:0])
-		for _, m := range d.Matched() {
-			if m.Err != nil {
-				res.Errors = append(res.Errors, fmt.Sprintf("event %s: %v", te.Event.ID, m.Err))
-			}
+		r.undos(te.At)
+		if te.Step {
+			continue
 		}
+		var err error
+		decisions, err = d.Decide(context.Background(), s, &te.Event, "case-event-"+strconv.Itoa(i), te.At, decisions[:0])
+		if err != nil {
+			r.errorf("event %s: %v", te.Event.ID, err)
+			continue
+		}
+		r.noteErrors(d, te.Event.ID)
 		for _, dec := range decisions {
-			if dec.Outcome == "" {
-				res.Got = append(res.Got, Fired{Rule: dec.Action.Rule, LockSeat: dec.Action.Params})
-			}
+			r.outcome(dec, te)
 		}
 	}
-	res.Pass = len(res.Errors) == 0 && slices.Equal(res.Got, res.Want)
-	return res
+	r.res.Pass = len(r.res.Errors) == 0 && matchAll(r.res.Want, r.res.Got)
+	return r.res
 }
 
-// String renders an action as one line, leaving out unset flags.
-func (f Fired) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: lock_seat{room_id: %q, index: %d", f.Rule, f.LockSeat.RoomID, f.LockSeat.Index)
-	for _, fl := range []struct {
-		name string
-		f    engine.Flag
-	}{{"forbid_taken", f.LockSeat.ForbidTaken}, {"forbid_video", f.LockSeat.ForbidVideo}, {"forbid_audio", f.LockSeat.ForbidAudio}} {
-		if fl.f.IsSet() {
-			fmt.Fprintf(&b, ", %s: %s", fl.name, fl.f)
+// run is one case being run.
+type run struct {
+	set   *rules.Set
+	tc    rules.TestCase
+	store *state.Memory
+	eval  *rules.Evaluator
+	start time.Time
+	res   CaseResult
+}
+
+func (r *run) errorf(format string, args ...any) {
+	r.res.Errors = append(r.res.Errors, fmt.Sprintf(format, args...))
+}
+
+// expectations converts the case's expectations, checking their rules.
+func (r *run) expectations() {
+	for _, e := range r.tc.Expect {
+		if r.set.Rule(e.Rule) == nil {
+			r.errorf("expect names rule %q, which is not loaded", e.Rule)
+		}
+		r.res.Want = append(r.res.Want, Fired{Rule: e.Rule, Kind: e.Kind, LockSeat: engine.LockSeatOf(e.LockSeat),
+			Label: engine.Label{List: e.Label.List, Member: e.Label.Member}, Outcome: e.Outcome,
+			For: e.For, HasFor: e.HasFor, At: e.At, HasAt: e.HasAt})
+	}
+}
+
+// seedLists gives the case's KV-backed lists their members.
+func (r *run) seedLists() {
+	for name, members := range r.tc.Lists {
+		l := r.set.Lists()[name]
+		if l == nil || l.Bucket == "" {
+			r.errorf("lists names %q, which is not a KV-backed list of the rules (lists: {%s: {kv: BUCKET}})", name, name)
+			continue
+		}
+		for _, m := range members {
+			_ = r.store.AddMember(context.Background(), l.Bucket, m, r.start, 0)
 		}
 	}
-	b.WriteString("}")
+}
+
+// noteErrors fails the case on the rules and windows that failed.
+func (r *run) noteErrors(d *engine.Decider, eventID string) {
+	for _, m := range d.Matched() {
+		if m.Err != nil {
+			r.errorf("event %s: %v", eventID, m.Err)
+		}
+	}
+	for _, err := range d.WindowErrors() {
+		r.errorf("event %s: %v", eventID, err)
+	}
+}
+
+// outcome runs or notes one decision made at te's time.
+func (r *run) outcome(dec engine.Decision, te rules.TestEvent) {
+	a := dec.Action
+	if dec.Outcome == engine.Suppressed {
+		return
+	}
+	outcome := string(dec.Outcome)
+	if dec.Outcome == "" {
+		outcome = string(engine.Succeeded)
+		r.succeeded(a, te)
+	}
+	r.res.Got = append(r.res.Got, Fired{Rule: a.Rule, Kind: a.Kind, LockSeat: a.Params,
+		Label: engine.Label{List: a.Label.List, Member: a.Label.Member}, Outcome: outcome, For: a.For, At: te.At.Sub(r.start)})
+}
+
+// succeeded does what a successful action leaves behind: the lock (and
+// its undo) or the label, and the action in the windows of roomwarden's
+// own actions.
+func (r *run) succeeded(a engine.Action, te rules.TestEvent) {
+	ctx := context.Background()
+	switch a.Kind {
+	case engine.ActionLabel:
+		_ = r.store.AddMember(ctx, a.Label.Bucket, a.Label.Member, te.At, a.For)
+	case engine.ActionLockSeat:
+		for _, f := range a.Params.SetFlags() {
+			l := state.Lock{SeatFlag: state.SeatFlag{RoomID: a.Params.RoomID, Index: a.Params.Index, Flag: f},
+				Rule: a.Rule, EventID: a.EventID, At: te.At}
+			if a.For > 0 {
+				l.End = te.At.Add(a.For)
+			}
+			_, _ = r.store.Locked(ctx, l)
+		}
+	}
+	errs, _ := engine.FeedOwnAction(ctx, r.store, r.eval, r.set, te.Event, a, te.At)
+	for _, err := range errs {
+		r.errorf("event %s: %v", te.Event.ID, err)
+	}
+}
+
+// undos runs the undos that fall due by now, soonest first.
+func (r *run) undos(now time.Time) {
+	for _, u := range r.store.Due(now) {
+		a := engine.UnlockAction(u.Lock, u.End)
+		r.res.Got = append(r.res.Got, Fired{Rule: a.Rule, Kind: a.Kind, LockSeat: a.Params,
+			Outcome: string(engine.Succeeded), At: u.End.Sub(r.start)})
+		_ = r.store.Unlocked(context.Background(), u.SeatFlag, u.End)
+	}
+}
+
+// matchAll reports whether got is want, comparing For and At where the
+// expectation gives them.
+func matchAll(want, got []Fired) bool {
+	return slices.EqualFunc(want, got, func(w, g Fired) bool { return w.matches(g) })
+}
+
+func (w Fired) matches(g Fired) bool {
+	return w.Rule == g.Rule && w.Kind == g.Kind && w.LockSeat == g.LockSeat && w.Label == g.Label &&
+		w.Outcome == g.Outcome && (!w.HasFor || w.For == g.For) && (!w.HasAt || w.At == g.At)
+}
+
+// shapedLike renders g with the fields w compares: For and At only when
+// w gives them, so that lines that match read the same in a diff.
+func (g Fired) shapedLike(w Fired) Fired {
+	g.HasFor, g.HasAt = w.HasFor, w.HasAt
+	return g
+}
+
+// String renders an action as one line, leaving out unset flags, the
+// default outcome, and For and At unless they are compared.
+func (f Fired) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", f.Rule, f.Kind)
+	if f.Kind == engine.ActionLabel {
+		fmt.Fprintf(&b, "{list: %s, member: %q}", f.Label.List, f.Label.Member)
+	} else {
+		fmt.Fprintf(&b, "{room_id: %q, index: %d", f.LockSeat.RoomID, f.LockSeat.Index)
+		for _, fl := range []struct {
+			name string
+			f    engine.Flag
+		}{{"forbid_taken", f.LockSeat.ForbidTaken}, {"forbid_video", f.LockSeat.ForbidVideo}, {"forbid_audio", f.LockSeat.ForbidAudio}} {
+			if fl.f.IsSet() {
+				fmt.Fprintf(&b, ", %s: %s", fl.name, fl.f)
+			}
+		}
+		b.WriteString("}")
+	}
+	if f.HasFor {
+		fmt.Fprintf(&b, " for %s", f.For)
+	}
+	if f.Outcome != string(engine.Succeeded) {
+		fmt.Fprintf(&b, " -> %s", f.Outcome)
+	}
+	if f.HasAt {
+		fmt.Fprintf(&b, " at +%s", f.At)
+	}
 	return b.String()
 }
 
@@ -86,11 +238,18 @@ func (r CaseResult) Diff() string {
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "    error: %s\n", e)
 	}
-	if slices.Equal(r.Got, r.Want) {
+	if matchAll(r.Want, r.Got) {
 		return b.String()
 	}
+	got := make([]Fired, len(r.Got))
+	for i, g := range r.Got {
+		if i < len(r.Want) {
+			g = g.shapedLike(r.Want[i])
+		}
+		got[i] = g
+	}
 	fmt.Fprintf(&b, "    actions (-want +got): want %s, got %s\n", plural(len(r.Want), "action"), plural(len(r.Got), "action"))
-	for _, l := range diffLines(strs(r.Want), strs(r.Got)) {
+	for _, l := range diffLines(strs(r.Want), strs(got)) {
 		fmt.Fprintf(&b, "      %s\n", l)
 	}
 	return b.String()

@@ -91,6 +91,10 @@ type DLQConfig struct {
 // RulesConfig is where rule files live.
 type RulesConfig struct {
 	Dir string `yaml:"dir"`
+	// ShadowDir holds candidate rules evaluated beside the live ones on
+	// every event: their actions are logged with outcome shadow and never
+	// sent. Empty: none.
+	ShadowDir string `yaml:"shadow_dir"`
 }
 
 // RoomEngineConfig is the Tencent Cloud Room Engine REST API account.
