@@ -42,7 +42,7 @@ func benchEval(b *testing.B, s *Set) {
 	var ms []Match
 	b.ReportAllocs()
 	for b.Loop() {
-		ms = e.Eval(s, ev, t0, ms[:0])
+		ms, _ = e.Eval(s, ev, t0, nil, ms[:0])
 	}
 	if len(ms) != 0 {
 		b.Fatalf("%d matches, want none", len(ms))
@@ -94,7 +94,7 @@ func BenchmarkEvalMatch(b *testing.B) {
 	var ms []Match
 	b.ReportAllocs()
 	for b.Loop() {
-		ms = e.Eval(s, ev, t0, ms[:0])
+		ms, _ = e.Eval(s, ev, t0, nil, ms[:0])
 	}
 	if len(ms) != 1 {
 		b.Fatalf("%d matches, want 1", len(ms))
@@ -107,6 +107,69 @@ func BenchmarkCompile(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Compile(Source{Path: "bench.yaml", Data: data}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// stateRules is a set with windows and a KV list, for the benchmarks
+// of the state path.
+const stateRules = `lists:
+  watched: {kv: watched_users}
+windows:
+  reports: {on: [type.00], when: event.user.score > 0.5, key: event.room_id + "/" + event.user.id, for: 1m, distinct: event.user.id}
+rules:
+  - name: member
+    on: [type.00]
+    when: event.user.id in lists.watched && window("reports") >= 3
+    actions: [{lock_seat: {room_id: event.room_id, index: 1, forbid_audio: true}}]
+  - name: whole-list
+    on: [type.00]
+    when: len(lists.watched) < 10
+    actions: [{lock_seat: {room_id: event.room_id, index: 1, forbid_audio: true}}]
+`
+
+// BenchmarkFeeds renders an event's feeds: for a type with a window,
+// and for one without (which must cost nothing).
+func BenchmarkFeeds(b *testing.B) {
+	s, err := Compile(Source{Path: "bench.yaml", Data: []byte(stateRules)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, typ := range []string{"type.00", "type.01"} {
+		b.Run(typ, func(b *testing.B) {
+			ev := benchEvent()
+			ev.Type = typ
+			e := NewEvaluator()
+			var feeds []Feed
+			b.ReportAllocs()
+			for b.Loop() {
+				feeds, _ = e.Feeds(s, ev, t0, feeds[:0])
+			}
+		})
+	}
+}
+
+// BenchmarkEvalKV evaluates rules reading a window and a KV list of
+// 100,000 members: membership is one lookup, and the sorted list is
+// built once while the Reader returns the same map.
+func BenchmarkEvalKV(b *testing.B) {
+	s, err := Compile(Source{Path: "bench.yaml", Data: []byte(stateRules)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	members := make([]string, 100_000)
+	for i := range members {
+		members[i] = fmt.Sprintf("user-%06d", i)
+	}
+	r := &fakeReader{counts: map[string]int{"reports room-none/u1": 3}, members: map[string][]string{"watched": members}}
+	ev := benchEvent()
+	e := NewEvaluator()
+	var ms []Match
+	b.ReportAllocs()
+	for b.Loop() {
+		r.reads = r.reads[:0]
+		if ms, err = e.Eval(s, ev, t0, r, ms[:0]); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -32,7 +32,7 @@ func bombSet(t *testing.T, when string) *Set {
 func evalGuarded(t *testing.T, s *Set, ev *Event) []Match {
 	t.Helper()
 	done := make(chan []Match, 1)
-	go func() { done <- NewEvaluator().Eval(s, ev, t0, nil) }()
+	go func() { done <- evalNoState(t, s, ev) }()
 	select {
 	case ms := <-done:
 		return ms
@@ -80,7 +80,7 @@ func TestBudgetsStopBombs(t *testing.T) {
 				t.Fatalf("matches = %+v, want the bomb's error then ok", ms)
 			}
 			checkBudgetError(t, ms[0].Err, tc.want)
-			if ms[1].Err != nil || len(ms[1].Actions) != 1 || ms[1].Actions[0].Index != 2 {
+			if ms[1].Err != nil || len(ms[1].Actions) != 1 || ms[1].Actions[0].LockSeat.Index != 2 {
 				t.Errorf("the next rule: %+v, want its action", ms[1])
 			}
 		})
@@ -174,7 +174,7 @@ func TestMeteredBuiltinsKeepTheirMeaning(t *testing.T) {
 		t.Run(when, func(t *testing.T) {
 			src := "rules:\n  - name: r\n    on: [a]\n    when: " + yamlQuote(when) + "\n" +
 				"    actions: [{lock_seat: {room_id: event.room_id, index: 1, forbid_audio: true}}]\n"
-			ms := NewEvaluator().Eval(mustCompile(t, src), ev, t0, nil)
+			ms := evalNoState(t, mustCompile(t, src), ev)
 			if len(ms) != 1 || ms[0].Err != nil {
 				t.Errorf("matches = %+v, want one match", ms)
 			}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -22,6 +23,7 @@ const (
 	boolKind
 	stringKind
 	intKind
+	durationKind // time.Duration, or a string parsed when it runs
 )
 
 func (k valueKind) String() string {
@@ -32,6 +34,8 @@ func (k valueKind) String() string {
 		return "a string"
 	case intKind:
 		return "an int"
+	case durationKind:
+		return "a duration (e.g. 10m, or an expression such as duration(\"1h\"))"
 	}
 	return "a value"
 }
@@ -47,6 +51,8 @@ func (k valueKind) accepts(t reflect.Type) bool {
 		return t.Kind() == reflect.Bool
 	case stringKind:
 		return t.Kind() == reflect.String
+	case durationKind:
+		return t == durationType || t.Kind() == reflect.String
 	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -54,6 +60,8 @@ func (k valueKind) accepts(t reflect.Type) bool {
 	}
 	return false
 }
+
+var durationType = reflect.TypeFor[time.Duration]()
 
 // expression is one compiled expression. Its program is shared
 // read-only by every Evaluator; a constant (a YAML literal such as 2 or
@@ -68,24 +76,25 @@ type expression struct {
 
 // compiler compiles the expressions of one file against the typed env.
 type compiler struct {
-	path   string
-	data   []byte
-	lists  map[string][]string
-	base   []expr.Option
-	errs   *ErrorList
-	warns  *ErrorList // budgets that expressions can be seen to exceed
-	shared programCache
+	path     string
+	data     []byte
+	sym      *symbols
+	errs     *ErrorList
+	warns    *ErrorList // budgets that expressions can be seen to exceed
+	inWindow bool       // compiling a window's expressions
 }
 
 // programCache shares one compiled program between every use of the
-// same source text with the same expected kind within one Compile (the
-// lists, the only other input, are the same for all of them). Most rules
-// repeat `event.room_id` and friends; sharing keeps large sets small.
+// same source text with the same expected kind and context within one
+// Compile (the lists and windows, the only other inputs, are the same
+// for all of them). Most rules repeat `event.room_id` and friends;
+// sharing keeps large sets small.
 type programCache map[programKey]*vm.Program
 
 type programKey struct {
-	src  string
-	want valueKind
+	src      string
+	want     valueKind
+	inWindow bool
 }
 
 // compile compiles e, which must produce want. It returns nil for an
@@ -95,42 +104,37 @@ func (c *compiler) compile(e exprSpec, field string, want valueKind) *expression
 		return nil
 	}
 	x := &expression{src: e.src, loc: newExprLoc(c.path, c.data, e.node)}
-	key := programKey{e.src, want}
-	if prog, ok := c.shared[key]; ok {
+	key := programKey{e.src, want, c.inWindow}
+	if prog, ok := c.sym.shared[key]; ok {
 		x.prog = prog
 		x.konst, x.isConst = constant(prog.Node())
 		c.warnBudget(x, field)
 		return x
 	}
-	lc := &listChecker{known: c.lists}
-	opts := append(slices.Clip(c.base), expr.Patch(lc))
-	if want == boolKind {
-		opts = append(opts, expr.AsBool())
-	}
+	opts, refs := c.sym.options(want, c.inWindow)
 	prog, err := expr.Compile(e.src, opts...)
-	for _, s := range lc.unknown {
-		hint := "; no lists are defined (add them under a top-level lists: key)"
-		if len(c.lists) > 0 {
-			hint = suggest(s.Value, keys(c.lists))
-		}
-		c.errorAt(x, s.Location().From, "%s: unknown list %q%s", field, s.Value, hint)
+	for _, p := range refs.problems {
+		c.errorAt(x, p.offset, "%s: %s", field, p.msg)
 	}
 	if err != nil {
-		c.exprError(x, field, want, err)
+		if !refs.badCall {
+			c.exprError(x, field, want, err)
+		}
 		return nil
 	}
-	if len(lc.unknown) > 0 {
+	if len(refs.problems) > 0 {
 		return nil
 	}
 	if t := prog.Node().Type(); !want.accepts(t) {
 		c.errorAt(x, 0, "%s must be %s, got %s", field, want, t)
 		return nil
 	}
+	for _, w := range refs.read {
+		c.sym.read[w] = true
+	}
 	x.prog = prog
 	x.konst, x.isConst = constant(prog.Node())
-	if c.shared != nil {
-		c.shared[key] = prog
-	}
+	c.sym.shared[key] = prog
 	c.warnBudget(x, field)
 	return x
 }
@@ -140,7 +144,7 @@ func (c *compiler) warnBudget(x *expression, field string) {
 	if c.warns == nil || x.isConst {
 		return
 	}
-	if at, msg := budgetWarning(x.prog.Node(), c.lists); at != nil {
+	if at, msg := budgetWarning(x.prog.Node(), c.sym.lists.static); at != nil {
 		line, col := x.loc.position(x.src, at.Location().From)
 		c.warns.add(c.path, line, col, "%s: %s", field, msg)
 	}
@@ -195,7 +199,7 @@ func friendly(msg string, want valueKind) string {
 	}
 	if m := unknownNameRE.FindStringSubmatch(msg); m != nil {
 		hint := suggest(m[1], []string{"event", "lists", "now", "has_label", "has_any", "has_all",
-			"has_attr", "attr_string", "attr_number", "attr_bool"})
+			"has_attr", "attr_string", "attr_number", "attr_bool", "window"})
 		if want == stringKind && !strings.HasPrefix(hint, ";") {
 			hint = "; values are expressions, so quote a literal string: '\"room-1\"'"
 		}

@@ -29,13 +29,19 @@ import (
 //	                    strings), else 0
 //	attr_bool(k)        event.attrs[k] if it is a bool, else false
 //
+//	window("NAME")      the count of the window NAME at the key its key
+//	                    expression gives on this event (state.go)
+//
 // Named lists are `lists.NAME`, []string; naming a list that no rules
-// file defines is a load error.
+// file defines is a load error. A list kept in a KV bucket is read
+// through the evaluation's Reader (refs.go, state.go); Lists holds the
+// static ones only.
 type exprEnv struct {
 	Event Event               `expr:"event"`
 	Lists map[string][]string `expr:"lists"`
 	Now   time.Time           `expr:"@now"` // not a valid identifier: reachable only through now()
 	meter meter               // the evaluation's budgets; unexported, so rules cannot see it
+	eval  *Evaluator          // the evaluation, for the functions that read state
 }
 
 // implicitArg returns the env path that an event-bound helper receives
@@ -72,6 +78,7 @@ func compileOptions() []expr.Option {
 		expr.Function("attr_bool", attrBool, new(func(map[string]any, string) bool)),
 	}
 	opts = append(opts, instrumentOptions()...)
+	opts = append(opts, stateOptions()...)
 	return append(opts, meteredOptions()...)
 }
 
@@ -121,27 +128,6 @@ func memberPath(path []string, loc file.Location) ast.Node {
 		n = m
 	}
 	return n
-}
-
-// listChecker records references to lists that no file defines.
-type listChecker struct {
-	known   map[string][]string
-	unknown []*ast.StringNode
-}
-
-func (c *listChecker) Visit(n *ast.Node) {
-	m, ok := (*n).(*ast.MemberNode)
-	if !ok {
-		return
-	}
-	if id, ok := m.Node.(*ast.IdentifierNode); !ok || id.Value != "lists" {
-		return
-	}
-	if s, ok := m.Property.(*ast.StringNode); ok {
-		if _, defined := c.known[s.Value]; !defined {
-			c.unknown = append(c.unknown, s)
-		}
-	}
 }
 
 // asStrings returns x as strings; helpers accept []string and []any.

@@ -14,61 +14,110 @@ import (
 type Match struct {
 	Rule *Rule
 	// Actions are the rendered actions, in the rule's order.
-	Actions []LockSeat
+	Actions []Action
 	// CooldownKey is the rendered cooldown key when the rule has a
 	// cooldown (Rule.CooldownFor > 0); "" is the rule's single key.
 	// Applying the cooldown is the caller's job: cooldowns are state.
 	CooldownKey string
 	// Err is a runtime error of this rule only (a nil attribute, say,
-	// or an exceeded evaluation budget: see budget.go); Actions is then
-	// empty. Other rules still ran.
+	// an exceeded evaluation budget, see budget.go, or a `for` that is
+	// not a positive duration); Actions is then empty. Other rules still
+	// ran.
 	Err error
 }
 
-// Evaluator evaluates events against a Set. It owns a reused VM and is
+// Evaluator evaluates events against a Set. It owns reused VMs and is
 // not safe for concurrent use: give each goroutine its own. Sets are
 // shared.
 type Evaluator struct {
-	vm  vm.VM
-	env exprEnv
+	vm    vm.VM
+	keyVM vm.VM // runs a window's key inside window(), while vm runs the rule
+	env   exprEnv
+	st    evalState
 }
 
 // NewEvaluator returns an Evaluator.
 func NewEvaluator() *Evaluator {
-	return &Evaluator{vm: vm.VM{MemoryBudget: vmElementBudget}}
+	return &Evaluator{vm: vm.VM{MemoryBudget: vmElementBudget}, keyVM: vm.VM{MemoryBudget: vmElementBudget}}
 }
 
-// Eval evaluates ev against the rules of s listening for ev.Type, at
-// time now (what now() returns). It appends one Match per matching or
-// failing rule to dst, in load order, and returns it.
-func (e *Evaluator) Eval(s *Set, ev *Event, now time.Time, dst []Match) []Match {
-	cands := s.Candidates(ev.Type)
-	if len(cands) == 0 {
-		return dst
+// Eval evaluates ev against the rules of s listening for ev.Type at now
+// (what now() returns), reading windows and KV lists through r (r may
+// be nil if the set uses neither; then such a use is a rule runtime
+// error). It appends one Match per matching or failing rule to dst, in
+// load order, and returns it.
+//
+// Rule runtime errors stay in Match.Err (other rules still run). An
+// error returned by r (the state is unavailable) aborts the evaluation:
+// Eval returns dst as it was given and the error, which wraps r's
+// (errors.Is works), and the caller must not act on the event.
+func (e *Evaluator) Eval(s *Set, ev *Event, now time.Time, r Reader, dst []Match) ([]Match, error) {
+	idx := s.byType[ev.Type]
+	if idx == nil {
+		return dst, nil
 	}
-	e.env = exprEnv{Event: *ev, Lists: s.lists, Now: now}
+	e.begin(s, ev, now, r)
+	given := len(dst)
 	env := any(&e.env)
-	for _, r := range cands {
+	for i, when := range idx.whens {
+		rule := idx.rules[i]
 		e.env.meter.reset()
-		ok, err := e.bool(r.when, env)
+		ok, err := e.cond(when, rule, env)
 		switch {
 		case err != nil:
-			dst = append(dst, Match{Rule: r, Err: fmt.Errorf("rule %q: %w", r.Name, err)})
+			if e.st.stateErr != nil {
+				return dst[:given], e.aborted(rule)
+			}
+			dst = append(dst, failed(rule, err))
 		case ok:
-			dst = append(dst, e.match(r, env))
+			m := e.match(rule, env)
+			if m.Err != nil && e.st.stateErr != nil {
+				return dst[:given], e.aborted(rule)
+			}
+			dst = append(dst, m)
 		}
 	}
-	e.env = exprEnv{}
-	return dst
+	e.end()
+	return dst, nil
+}
+
+// cond evaluates a candidate rule's condition, whose program is when
+// (nil for a constant): the evaluation's hot path.
+func (e *Evaluator) cond(when *vm.Program, r *Rule, env any) (bool, error) {
+	if when == nil {
+		return e.bool(r.when, env)
+	}
+	v, err := e.vm.Run(when, env)
+	if err != nil {
+		return false, r.when.runtimeError(err)
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, r.when.typeError(v, boolKind)
+	}
+	return b, nil
+}
+
+// aborted ends an evaluation stopped by the Reader, and returns its
+// error.
+func (e *Evaluator) aborted(r *Rule) error {
+	err := fmt.Errorf("rule %q: state unavailable: %w", r.Name, e.st.stateErr)
+	e.end()
+	return err
+}
+
+// failed is the Match of a rule that failed at run time.
+func failed(r *Rule, err error) Match {
+	return Match{Rule: r, Err: fmt.Errorf("rule %q: %w", r.Name, err)}
 }
 
 // match renders a matching rule's actions and its cooldown key.
 func (e *Evaluator) match(r *Rule, env any) Match {
-	m := Match{Rule: r, Actions: make([]LockSeat, len(r.actions))}
+	m := Match{Rule: r, Actions: make([]Action, len(r.actions))}
 	for i := range r.actions {
 		a, err := e.render(&r.actions[i], env)
 		if err != nil {
-			return Match{Rule: r, Err: fmt.Errorf("rule %q: %w", r.Name, err)}
+			return failed(r, err)
 		}
 		m.Actions[i] = a
 	}
@@ -77,29 +126,10 @@ func (e *Evaluator) match(r *Rule, env any) Match {
 	}
 	key, err := e.cooldownKey(r, env)
 	if err != nil {
-		return Match{Rule: r, Err: fmt.Errorf("rule %q: %w", r.Name, err)}
+		return failed(r, err)
 	}
 	m.CooldownKey = key
 	return m
-}
-
-func (e *Evaluator) render(a *lockSeatExpr, env any) (LockSeat, error) {
-	var ls LockSeat
-	var err error
-	if ls.RoomID, err = e.string(a.roomID, env); err != nil {
-		return ls, err
-	}
-	if ls.Index, err = e.int(a.index, env); err != nil {
-		return ls, err
-	}
-	if ls.ForbidTaken, err = e.flag(a.forbidTaken, env); err != nil {
-		return ls, err
-	}
-	if ls.ForbidVideo, err = e.flag(a.forbidVideo, env); err != nil {
-		return ls, err
-	}
-	ls.ForbidAudio, err = e.flag(a.forbidAudio, env)
-	return ls, err
 }
 
 func (e *Evaluator) cooldownKey(r *Rule, env any) (string, error) {
@@ -118,10 +148,15 @@ func (e *Evaluator) cooldownKey(r *Rule, env any) (string, error) {
 
 // run runs x, mapping a runtime error to x's position in its file.
 func (e *Evaluator) run(x *expression, env any) (any, error) {
+	return runOn(&e.vm, x, env)
+}
+
+// runOn runs x on m.
+func runOn(m *vm.VM, x *expression, env any) (any, error) {
 	if x.isConst {
 		return x.konst, nil
 	}
-	v, err := e.vm.Run(x.prog, env)
+	v, err := m.Run(x.prog, env)
 	if err != nil {
 		return nil, x.runtimeError(err)
 	}
@@ -156,6 +191,11 @@ func (e *Evaluator) string(x *expression, env any) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return asString(x, v)
+}
+
+// asString checks that x's value v is a string.
+func asString(x *expression, v any) (string, error) {
 	s, ok := v.(string)
 	if !ok {
 		return "", x.typeError(v, stringKind)

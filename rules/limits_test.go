@@ -19,7 +19,7 @@ func TestExpressionLimits(t *testing.T) {
 	})
 	t.Run("the memory budget stops a runaway expression", func(t *testing.T) {
 		s := mustCompile(t, rule("len(map(1..10000000, # * 2)) > 0"))
-		ms := NewEvaluator().Eval(s, &Event{Type: "a"}, t0, nil)
+		ms := evalNoState(t, s, &Event{Type: "a"})
 		if len(ms) != 1 || ms[0].Err == nil || !strings.Contains(ms[0].Err.Error(), "memory budget exceeded") {
 			t.Errorf("matches = %+v, want one memory-budget error", ms)
 		}

@@ -16,24 +16,20 @@ type Rule struct {
 	Enabled     bool   // disabled rules are listed but never evaluated
 	DryRun      bool   // render and log the actions, send nothing
 	CooldownFor time.Duration
-	CooldownKey string // the key's source; empty means one cooldown per rule
+	CooldownKey string        // the key's source; empty means one cooldown per rule
+	Budget      *ActionBudget // nil: none
+	// Hash identifies the rule's definition: it changes when anything in
+	// the rule's YAML changes (a comment aside), and only then; moving
+	// the rule or editing the rest of the file leaves it alone.
+	Hash string
 
 	when    *expression
 	key     *expression
-	actions []lockSeatExpr
+	actions []actionExpr
 }
 
 // ActionCount returns how many actions the rule renders when it matches.
 func (r *Rule) ActionCount() int { return len(r.actions) }
-
-// lockSeatExpr is a compiled lock_seat action; a nil flag is Unset.
-type lockSeatExpr struct {
-	roomID      *expression
-	index       *expression
-	forbidTaken *expression
-	forbidVideo *expression
-	forbidAudio *expression
-}
 
 // compileRule compiles one raw rule; problems go to c.errs.
 func (c *compiler) compileRule(rs ruleSpec) *Rule {
@@ -48,17 +44,12 @@ func (c *compiler) compileRule(rs ruleSpec) *Rule {
 		DryRun:      rs.dryRun,
 		CooldownFor: rs.cooldownFor,
 		CooldownKey: rs.cooldownKey.src,
+		Budget:      rs.budget,
 		when:        c.compile(rs.when, "when", boolKind),
 		key:         c.compile(rs.cooldownKey, "cooldown key", anyKind),
 	}
 	for _, a := range rs.actions {
-		r.actions = append(r.actions, lockSeatExpr{
-			roomID:      c.compile(a.roomID, "room_id", stringKind),
-			index:       c.compile(a.index, "index", intKind),
-			forbidTaken: c.compile(a.forbidTaken, "forbid_taken", boolKind),
-			forbidVideo: c.compile(a.forbidVideo, "forbid_video", boolKind),
-			forbidAudio: c.compile(a.forbidAudio, "forbid_audio", boolKind),
-		})
+		r.actions = append(r.actions, c.compileAction(a))
 	}
 	return r
 }

@@ -18,22 +18,21 @@ type TestCase struct {
 	File   string
 	Line   int
 	Name   string
+	Start  time.Time           // the simulated clock's start: `start`, or 2026-01-01T00:00:00Z
+	Lists  map[string][]string // members of KV-backed lists for this case, by list name
 	Events []TestEvent
-	Expect []Fired // the actions expected to fire, in evaluation order
+	Expect []Expect // the actions expected, in the order they happen
 }
 
-// TestEvent is one input event and the simulated time it is evaluated
-// at: its `time`, else the case start plus its `at` offset, else the time
-// of the event before it.
+// TestEvent is one input event, or a clock step, and the simulated time
+// it happens at: its `time`, else the case start plus its `at` offset,
+// else the time of the event before it.
 type TestEvent struct {
 	Event Event
 	At    time.Time
-}
-
-// Fired is one action that fired: rendered and not suppressed.
-type Fired struct {
-	Rule     string
-	LockSeat LockSeat
+	// Step marks a clock step ({at: 11m}): no event (Event is zero),
+	// only the simulated clock advancing to At, so that undos fall due.
+	Step bool
 }
 
 // LoadTests reads and parses one rule test file.
@@ -92,6 +91,7 @@ func (d *decoder) testCase(n *yaml.Node) TestCase {
 	seen := d.fields(n, "test", map[string]func(*yaml.Node){
 		"name":   func(v *yaml.Node) { tc.Name, _ = d.str(v, "name") },
 		"start":  func(v *yaml.Node) { start, _ = d.timestamp(v, "start") },
+		"lists":  func(v *yaml.Node) { tc.Lists = d.testLists(v) },
 		"events": func(v *yaml.Node) { events = d.items(v, "events") },
 		"expect": func(v *yaml.Node) { tc.Expect = d.expectations(v) },
 	})
@@ -103,18 +103,84 @@ func (d *decoder) testCase(n *yaml.Node) TestCase {
 			d.errorf(n, "test is missing %q (use expect: [] when nothing should fire)", k)
 		}
 	}
-	clock := start
-	for i, ev := range events {
-		te := d.testEvent(ev, start, clock, i)
+	tc.Start = start
+	clock, count := start, 0
+	for _, ev := range events {
+		var te TestEvent
+		if isClockStep(ev) {
+			te = d.clockStep(ev, start, clock)
+		} else {
+			count++
+			te = d.testEvent(ev, start, clock, count)
+		}
 		clock = te.At
 		tc.Events = append(tc.Events, te)
 	}
 	return tc
 }
 
-// testEvent reads one event; clock is the time of the event before it.
-func (d *decoder) testEvent(n *yaml.Node, start, clock time.Time, i int) TestEvent {
-	te := TestEvent{Event: Event{ID: fmt.Sprintf("evt-%d", i+1)}, At: clock}
+// testLists reads a case's members of KV-backed lists.
+func (d *decoder) testLists(n *yaml.Node) map[string][]string {
+	if isNull(n) {
+		return nil
+	}
+	ks, vs := d.entries(n, "lists")
+	out := make(map[string][]string, len(ks))
+	for i, k := range ks {
+		if !d.listName(k) {
+			continue
+		}
+		items := []string{}
+		if !isNull(vs[i]) {
+			items = append(items, d.strList(vs[i], "list "+k.Value)...)
+		}
+		out[k.Value] = items
+	}
+	return out
+}
+
+// isClockStep reports whether n is a clock step: a mapping holding only
+// at or time.
+func isClockStep(n *yaml.Node) bool {
+	if n.Kind != yaml.MappingNode || len(n.Content) == 0 {
+		return false
+	}
+	for i := 0; i < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; k != "at" && k != "time" {
+			return false
+		}
+	}
+	return true
+}
+
+// clockStep reads a clock step; clock is the time of the event before it.
+func (d *decoder) clockStep(n *yaml.Node, start, clock time.Time) TestEvent {
+	te := TestEvent{At: clock, Step: true}
+	var hasTime, hasAt bool
+	d.fields(n, "clock step", map[string]func(*yaml.Node){
+		"time": func(v *yaml.Node) {
+			var t time.Time
+			if t, hasTime = d.timestamp(v, "time"); hasTime {
+				te.At = t
+			}
+		},
+		"at": func(v *yaml.Node) {
+			var off time.Duration
+			if off, hasAt = d.offset(v); hasAt {
+				te.At = start.Add(off)
+			}
+		},
+	})
+	if hasTime && hasAt {
+		d.errorf(n, "clock step sets both time and at; use one")
+	}
+	return te
+}
+
+// testEvent reads the count-th event; clock is the time of the event
+// before it.
+func (d *decoder) testEvent(n *yaml.Node, start, clock time.Time, count int) TestEvent {
+	te := TestEvent{Event: Event{ID: fmt.Sprintf("evt-%d", count)}, At: clock}
 	ev := &te.Event
 	var hasTime, hasAt bool
 	seen := d.fields(n, "event", map[string]func(*yaml.Node){
@@ -134,7 +200,11 @@ func (d *decoder) testEvent(n *yaml.Node, start, clock time.Time, i int) TestEve
 			te.At, hasAt = start.Add(off), ok
 		},
 	})
-	if n.Kind == yaml.MappingNode && !seen["type"] {
+	switch {
+	case n.Kind != yaml.MappingNode || seen["type"]:
+	case seen["at"] || seen["time"]:
+		d.errorf(n, "event is missing \"type\" (a clock step holds only at or time)")
+	default:
 		d.errorf(n, "event is missing \"type\"")
 	}
 	if hasTime && hasAt {
@@ -206,37 +276,4 @@ func (d *decoder) attrs(n *yaml.Node) map[string]any {
 		}
 	}
 	return m
-}
-
-func (d *decoder) expectations(n *yaml.Node) []Fired {
-	out := []Fired{}
-	for _, it := range d.items(n, "expect") {
-		var f Fired
-		seen := d.fields(it, "expected action", map[string]func(*yaml.Node){
-			"rule":      func(v *yaml.Node) { f.Rule, _ = d.str(v, "rule") },
-			"lock_seat": func(v *yaml.Node) { d.wantLockSeat(v, &f.LockSeat) },
-		})
-		if it.Kind == yaml.MappingNode && (!seen["rule"] || !seen["lock_seat"]) {
-			d.errorf(it, "expected action needs rule and lock_seat")
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-func (d *decoder) wantLockSeat(n *yaml.Node, ls *LockSeat) {
-	flag := func(f *Flag, what string) func(*yaml.Node) {
-		return func(v *yaml.Node) {
-			if b, ok := d.boolean(v, what); ok {
-				*f = FlagOf(b)
-			}
-		}
-	}
-	d.fields(n, "lock_seat", map[string]func(*yaml.Node){
-		"room_id":      func(v *yaml.Node) { ls.RoomID, _ = d.str(v, "room_id") },
-		"index":        func(v *yaml.Node) { ls.Index, _ = d.integer(v, "index") },
-		"forbid_taken": flag(&ls.ForbidTaken, "forbid_taken"),
-		"forbid_video": flag(&ls.ForbidVideo, "forbid_video"),
-		"forbid_audio": flag(&ls.ForbidAudio, "forbid_audio"),
-	})
 }

@@ -5,8 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"slices"
+
+	"github.com/expr-lang/expr/vm"
 )
 
 // Source is the content of one rules file.
@@ -18,13 +19,14 @@ type Source struct {
 // Set is an immutable, compiled set of rules: safe to share between
 // goroutines, replaced as a whole on reload.
 type Set struct {
-	rules    []*Rule
-	byType   map[string][]*Rule
-	types    []string
-	files    []string
-	lists    map[string][]string
-	hash     string
-	warnings ErrorList
+	rules         []*Rule
+	byType        map[string]*typeIndex
+	types         []string
+	files         []string
+	sym           *symbols // lists and windows
+	windowsByType map[string][]*Window
+	hash          string
+	warnings      ErrorList
 }
 
 // Load reads and compiles the rules files at paths: files, or
@@ -59,12 +61,17 @@ func compileSources(srcs []Source, hash string) (*Set, error) {
 	for i, src := range srcs {
 		specs[i] = parseFile(src.Path, src.Data, &errs)
 	}
-	s := &Set{hash: hash, lists: mergeLists(srcs, specs, &errs)}
-	base := compileOptions()
+	windows, byFile := mergeWindows(srcs, specs, &errs)
+	sym := newSymbols(mergeLists(srcs, specs, &errs), windows)
+	s := &Set{hash: hash, sym: sym}
 	firstUse := make(map[string]Error)
-	shared := make(programCache)
 	for i, src := range srcs {
-		c := &compiler{path: src.Path, data: src.Data, lists: s.lists, base: base, errs: &errs, warns: &warns, shared: shared}
+		c := &compiler{path: src.Path, data: src.Data, sym: sym, errs: &errs, warns: &warns}
+		for j, ws := range specs[i].windows {
+			if w := byFile[i][j]; w != nil {
+				c.compileWindow(ws, w)
+			}
+		}
 		for _, rs := range specs[i].rules {
 			r := c.compileRule(rs)
 			checkUnique(r, rs, firstUse, &errs)
@@ -75,10 +82,26 @@ func compileSources(srcs []Source, hash string) (*Set, error) {
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
+	hashRules(s.rules, specs)
+	sym.warnUnread(&warns)
+	sym.loaded()
 	warns.sort()
 	s.warnings = warns
 	s.index()
 	return s, nil
+}
+
+// hashRules sets each rule's Hash. It runs once every rule is compiled,
+// so that the compiled programs, which evaluation walks, lie together
+// in memory.
+func hashRules(rules []*Rule, specs []fileSpec) {
+	i := 0
+	for _, f := range specs {
+		for _, rs := range f.rules {
+			rules[i].Hash = nodeHash(rs.node)
+			i++
+		}
+	}
 }
 
 // checkUnique reports a rule name already used by another rule.
@@ -94,27 +117,18 @@ func checkUnique(r *Rule, rs ruleSpec, firstUse map[string]Error, errs *ErrorLis
 	firstUse[r.Name] = Error{Path: r.File, Line: rs.nameNode.Line, Col: rs.nameNode.Column}
 }
 
-// mergeLists merges the named lists of all files; a name defined twice
-// is an error.
-func mergeLists(srcs []Source, specs []fileSpec, errs *ErrorList) map[string][]string {
-	lists := make(map[string][]string)
-	where := make(map[string]string)
-	for i, f := range specs {
-		for _, l := range f.lists {
-			at := fmt.Sprintf("%s:%d:%d", srcs[i].Path, l.key.Line, l.key.Column)
-			if prev, dup := where[l.name]; dup {
-				errs.add(srcs[i].Path, l.key.Line, l.key.Column, "list %q is already defined at %s", l.name, prev)
-				continue
-			}
-			where[l.name], lists[l.name] = at, l.items
-		}
-	}
-	return lists
+// typeIndex is what evaluating an event of one type walks: the enabled
+// rules listening for it, in load order, and side by side their
+// conditions' programs (nil for a constant condition), so that a rule
+// that does not match costs as few memory reads as it can.
+type typeIndex struct {
+	rules []*Rule
+	whens []*vm.Program
 }
 
 // index builds the per-event-type candidate lists, in load order.
 func (s *Set) index() {
-	s.byType = make(map[string][]*Rule)
+	s.byType = make(map[string]*typeIndex)
 	seen := make(map[string]bool)
 	for _, r := range s.rules {
 		for _, t := range r.On {
@@ -123,11 +137,31 @@ func (s *Set) index() {
 				s.types = append(s.types, t)
 			}
 			if r.Enabled {
-				s.byType[t] = append(s.byType[t], r)
+				s.indexRule(t, r)
 			}
 		}
 	}
 	slices.Sort(s.types)
+	s.windowsByType = make(map[string][]*Window)
+	for _, w := range s.sym.windows {
+		for _, t := range w.On {
+			s.windowsByType[t] = append(s.windowsByType[t], w)
+		}
+	}
+}
+
+func (s *Set) indexRule(eventType string, r *Rule) {
+	idx := s.byType[eventType]
+	if idx == nil {
+		idx = &typeIndex{}
+		s.byType[eventType] = idx
+	}
+	var prog *vm.Program
+	if !r.when.isConst {
+		prog = r.when.prog
+	}
+	idx.rules = append(idx.rules, r)
+	idx.whens = append(idx.whens, prog)
 }
 
 // hashSources hashes the paths and contents of srcs.
@@ -171,15 +205,42 @@ func (s *Set) Rule(name string) *Rule {
 	return nil
 }
 
-// Types returns the sorted event types that the rules listen for.
+// Types returns the sorted event types that the rules listen for
+// (windows aside: see WindowsFor).
 func (s *Set) Types() []string { return s.types }
 
 // Files returns the paths of the loaded rules files.
 func (s *Set) Files() []string { return s.files }
 
-// Lists returns the named lists. The map must not be modified.
-func (s *Set) Lists() map[string][]string { return s.lists }
+// Lists returns the named lists, static and KV-backed. The map must
+// not be modified.
+func (s *Set) Lists() map[string]*List { return s.sym.lists.byName }
+
+// KVLists returns the KV-backed lists, sorted by name. The slice must
+// not be modified.
+func (s *Set) KVLists() []*List { return s.sym.lists.kv }
+
+// Windows returns the windows in load order. The slice must not be
+// modified.
+func (s *Set) Windows() []*Window { return s.sym.windows }
+
+// Window returns the window with the given name, or nil.
+func (s *Set) Window(name string) *Window {
+	if i, ok := s.sym.windowIndex[name]; ok {
+		return s.sym.windows[i]
+	}
+	return nil
+}
+
+// WindowsFor returns the windows whose On holds eventType, in load
+// order. The slice must not be modified.
+func (s *Set) WindowsFor(eventType string) []*Window { return s.windowsByType[eventType] }
 
 // Candidates returns the enabled rules that listen for eventType, in load
 // order. The slice must not be modified.
-func (s *Set) Candidates(eventType string) []*Rule { return s.byType[eventType] }
+func (s *Set) Candidates(eventType string) []*Rule {
+	if idx := s.byType[eventType]; idx != nil {
+		return idx.rules
+	}
+	return nil
+}

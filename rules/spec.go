@@ -10,15 +10,9 @@ import (
 
 // fileSpec is the raw, uncompiled form of one rules file.
 type fileSpec struct {
-	lists []listSpec
-	rules []ruleSpec
-}
-
-// listSpec is one named list under the top-level `lists:` key.
-type listSpec struct {
-	name  string
-	key   *yaml.Node
-	items []string
+	lists   []listSpec
+	windows []windowSpec
+	rules   []ruleSpec
 }
 
 // exprSpec is the source of one expression and the YAML scalar holding
@@ -39,18 +33,9 @@ type ruleSpec struct {
 	actions     []actionSpec
 	cooldownKey exprSpec
 	cooldownFor time.Duration
+	budget      *ActionBudget
 	enabled     bool
 	dryRun      bool
-}
-
-// actionSpec is the raw form of one lock_seat action.
-type actionSpec struct {
-	node        *yaml.Node
-	roomID      exprSpec
-	index       exprSpec
-	forbidTaken exprSpec
-	forbidVideo exprSpec
-	forbidAudio exprSpec
 }
 
 var (
@@ -68,30 +53,11 @@ func parseFile(path string, data []byte, errs *ErrorList) fileSpec {
 		return f
 	}
 	d.fields(root, "rules file", map[string]func(*yaml.Node){
-		"lists": func(v *yaml.Node) { f.lists = d.lists(v) },
-		"rules": func(v *yaml.Node) { f.rules = d.rules(v) },
+		"lists":   func(v *yaml.Node) { f.lists = d.lists(v) },
+		"windows": func(v *yaml.Node) { f.windows = d.windows(v) },
+		"rules":   func(v *yaml.Node) { f.rules = d.rules(v) },
 	})
 	return f
-}
-
-func (d *decoder) lists(n *yaml.Node) []listSpec {
-	if isNull(n) {
-		return nil
-	}
-	ks, vs := d.entries(n, "lists")
-	out := make([]listSpec, 0, len(ks))
-	for i, k := range ks {
-		if !listNameRE.MatchString(k.Value) {
-			d.errorf(k, "list name %q must be a letter or _ followed by letters, digits or _", k.Value)
-			continue
-		}
-		var items []string
-		if !isNull(vs[i]) {
-			items = d.strList(vs[i], "list "+k.Value)
-		}
-		out = append(out, listSpec{name: k.Value, key: k, items: items})
-	}
-	return out
 }
 
 func (d *decoder) rules(n *yaml.Node) []ruleSpec {
@@ -127,6 +93,7 @@ func (d *decoder) rule(n *yaml.Node, i int) ruleSpec {
 		"when":        func(v *yaml.Node) { r.when = d.expr(v, "when") },
 		"actions":     func(v *yaml.Node) { r.actions = d.actions(v) },
 		"cooldown":    func(v *yaml.Node) { d.cooldown(v, &r) },
+		"budget":      func(v *yaml.Node) { r.budget = d.actionBudget(v) },
 		"enabled":     func(v *yaml.Node) { r.enabled, _ = d.boolean(v, "enabled") },
 		"dry_run":     func(v *yaml.Node) { r.dryRun, _ = d.boolean(v, "dry_run") },
 	})
@@ -193,53 +160,5 @@ func (d *decoder) cooldown(n *yaml.Node, r *ruleSpec) {
 	})
 	if n.Kind == yaml.MappingNode && !seen["for"] {
 		d.errorf(n, "cooldown is missing \"for\", e.g. {key: event.room_id, for: 1m}")
-	}
-}
-
-func (d *decoder) actions(n *yaml.Node) []actionSpec {
-	if isNull(n) || n.Kind == yaml.SequenceNode && len(n.Content) == 0 {
-		d.errorf(n, "actions must list at least one action, e.g. - lock_seat: {...}")
-		return nil
-	}
-	var out []actionSpec
-	for _, it := range d.items(n, "actions") {
-		if a, ok := d.action(it); ok {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-func (d *decoder) action(n *yaml.Node) (actionSpec, bool) {
-	if n.Kind == yaml.MappingNode && len(n.Content) > 2 {
-		d.errorf(n.Content[2], "each action item holds one action; start another item with \"- \"")
-		return actionSpec{}, false
-	}
-	a := actionSpec{node: n}
-	seen := d.fields(n, "action", map[string]func(*yaml.Node){
-		"lock_seat": func(v *yaml.Node) { d.lockSeat(v, &a) },
-	})
-	return a, seen["lock_seat"]
-}
-
-func (d *decoder) lockSeat(n *yaml.Node, a *actionSpec) {
-	a.node = n
-	seen := d.fields(n, "lock_seat", map[string]func(*yaml.Node){
-		"room_id":      func(v *yaml.Node) { a.roomID = d.expr(v, "room_id") },
-		"index":        func(v *yaml.Node) { a.index = d.expr(v, "index") },
-		"forbid_taken": func(v *yaml.Node) { a.forbidTaken = d.expr(v, "forbid_taken") },
-		"forbid_video": func(v *yaml.Node) { a.forbidVideo = d.expr(v, "forbid_video") },
-		"forbid_audio": func(v *yaml.Node) { a.forbidAudio = d.expr(v, "forbid_audio") },
-	})
-	if n.Kind != yaml.MappingNode {
-		return
-	}
-	for _, k := range []string{"room_id", "index"} {
-		if !seen[k] {
-			d.errorf(n, "lock_seat is missing %q", k)
-		}
-	}
-	if !seen["forbid_taken"] && !seen["forbid_video"] && !seen["forbid_audio"] {
-		d.errorf(n, "lock_seat sets none of forbid_taken, forbid_video, forbid_audio")
 	}
 }

@@ -32,14 +32,14 @@ func TestStringLimits(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := mustCompile(t, rule(tc.when))
-			ms := NewEvaluator().Eval(s, ev, t0, nil)
+			ms := evalNoState(t, s, ev)
 			switch {
 			case tc.wantErr != "":
 				if len(ms) != 1 || ms[0].Err == nil || !strings.Contains(ms[0].Err.Error(), tc.wantErr) {
 					t.Errorf("matches = %+v, want one error containing %q", ms, tc.wantErr)
 				}
 			case tc.wantMatch:
-				if len(ms) != 1 || ms[0].Err != nil || ms[0].Actions[0].RoomID != "p-r" {
+				if len(ms) != 1 || ms[0].Err != nil || ms[0].Actions[0].LockSeat.RoomID != "p-r" {
 					t.Errorf("matches = %+v, want one match acting on room p-r", ms)
 				}
 			}

@@ -90,14 +90,24 @@ func TestLoaderTestdata(t *testing.T) {
 		"bad_duration", "bad_rule_name", "cooldown_without_for", "empty_actions", "empty_on",
 		"enabled_not_bool", "list_not_strings", "missing_actions", "missing_when", "no_flags",
 		"on_not_list", "unknown_action", "unknown_field", "unknown_top_level",
+		"budget_max_not_int", "budget_max_zero", "budget_missing_per", "budget_unknown_field",
+		"for_without_action", "kv_bad_bucket", "kv_missing_bucket", "kv_unknown_field",
+		"label_for_beside", "label_missing_member", "lock_seat_for_inside", "two_actions_one_item",
+		"window_bad_duration", "window_bad_name", "window_empty_on", "window_missing_key", "window_unknown_field",
 	}
 	notStructural := []string{
 		"block_scalar", "double_quoted", "duplicate_name", "event_field_typo", "expr_syntax",
 		"folded_scalar", "forbid_not_bool", "helper_typo", "index_not_int", "literal_room_id",
 		"room_id_not_string", "unknown_list", "user_field_typo", "when_not_bool",
 		"two_documents", // the first document is fine; editors flag the second themselves
+		// An expression's type or value, a name defined elsewhere:
+		"for_constant_not_duration", "for_not_duration", "for_not_positive", "for_without_unit",
+		"label_member_not_string", "label_static_list", "label_unknown_list", "unknown_window",
+		"unknown_window_none_defined", "window_distinct_not_string", "window_in_action", "window_key_not_string",
+		"window_name_not_literal", "window_name_not_string", "window_reads_kv_list", "window_reads_window",
+		"window_when_not_bool",
 	}
-	notYAML := []string{"yaml_syntax", "repeated_key"} // editors report these as YAML errors
+	notYAML := []string{"yaml_syntax", "repeated_key", "window_repeated_field"} // editors report these as YAML errors
 	sch := compile(t, "rules")
 	for _, path := range glob(t, "../../rules/testdata/invalid/*.yaml") {
 		name := strings.TrimSuffix(filepath.Base(path), ".yaml")
