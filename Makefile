@@ -1,5 +1,5 @@
 # roomwarden: common tasks. CI runs .ci/run.
-.PHONY: test bench bench-go bench-quick soak
+.PHONY: test bench bench-go bench-quick soak cluster cluster-long cluster-bench
 
 test:
 	go test -race ./...
@@ -21,3 +21,27 @@ bench-go:
 SOAK ?= 10m
 soak:
 	ROOMWARDEN_SOAK=$(SOAK) go test -run '^TestSoak$$' -v -timeout 30m ./internal/faults/
+
+# cluster runs the cluster suite of docs/RELIABILITY.md alone: three
+# nats-server processes, three replicas, 1,200 events at 200 calls/s
+# (part of go test ./... too).
+cluster:
+	go test -race -count=1 -run '^TestCluster' -v ./internal/faults/
+
+# cluster-long is the same suite with ten times the events (12,000 in
+# the burst, 9,000 in the kill and node-stop scenarios), at 200 calls/s.
+cluster-long:
+	ROOMWARDEN_CLUSTER_LONG=1 go test -race -count=1 -run '^TestCluster' -v -timeout 30m ./internal/faults/
+
+# cluster-bench measures 1, 2 and 3 replicas on a three-node cluster,
+# the figures of docs/SCALING.md (about 15 minutes; without -race).
+cluster-bench:
+	ROOMWARDEN_CLUSTER_BENCH=1 go test -count=1 -run '^TestClusterThroughput$$' -v -timeout 90m ./internal/faults/
+
+# undos is the full run of TestPendingUndos (docs/RELIABILITY.md, "State
+# and timed actions"): 10,000 timed locks ending together, drained at
+# 200 calls/s (about 2.5 minutes). UNDOS=500 is CI's size.
+UNDOS ?= 10000
+.PHONY: undos
+undos:
+	ROOMWARDEN_UNDOS=$(UNDOS) ROOMWARDEN_REQUIRE_NATS_SERVER=1 go test -race -count=1 -run '^TestPendingUndos$$' -v -timeout 30m ./internal/faults/

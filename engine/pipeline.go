@@ -130,8 +130,8 @@ func (p *Pipeline) HandleMessage(ctx context.Context, d Delivery) Result {
 	b.actions = s.actions[:0]
 	for i := range s.events {
 		ev := &s.events[i]
-		fillIdentity(ev, d, i, len(s.events))
-		if err := p.decide(ctx, s, ev, origin(d, i), &b); err != nil {
+		FillIdentity(ev, d, i, len(s.events))
+		if err := p.decide(ctx, s, ev, Origin(d, i), &b); err != nil {
 			return p.stateUnavailable(d, err)
 		}
 	}
@@ -142,11 +142,18 @@ func (p *Pipeline) HandleMessage(ctx context.Context, d Delivery) Result {
 	if len(b.actions) == 0 && len(b.decided) == 0 {
 		return Result{Verdict: Ack}
 	}
-	return p.execute(ctx, &b)
+	r := p.execute(ctx, &b)
+	// The pooled scratch must not keep the actions' rule sets alive
+	// after a reload; execute copied what it needs.
+	clear(b.actions)
+	return r
 }
 
-// fillIdentity gives an event without an id or time the delivery's.
-func fillIdentity(ev *rules.Event, d Delivery, i, n int) {
+// FillIdentity gives the i-th of the n events decoded from d, if it has
+// no id or time, the delivery's: the Nats-Msg-Id header, else
+// seq-<stream sequence> (with #i when the message held several), and
+// the time the stream stored it.
+func FillIdentity(ev *rules.Event, d Delivery, i, n int) {
 	if ev.ID == "" {
 		id := d.MsgID
 		if id == "" {
@@ -162,10 +169,10 @@ func fillIdentity(ev *rules.Event, d Delivery, i, n int) {
 	}
 }
 
-// origin identifies the i-th event of one stored message: the same for
+// Origin identifies the i-th event of one stored message: the same for
 // every delivery of that message, different for another message that
-// reuses its event id.
-func origin(d Delivery, i int) string {
+// reuses its event id. It is the origin Decider.Decide takes.
+func Origin(d Delivery, i int) string {
 	return strconv.FormatUint(d.StreamSeq, 10) + "#" + strconv.Itoa(i)
 }
 

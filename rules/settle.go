@@ -25,7 +25,9 @@ import (
 // directory exactly as a reload did at least one recheck period
 // (WatcherConfig.Recheck) before: same contents, sizes and modification
 // times, so nothing was written in between. Until then each reload
-// fails, keeping the previous set; the periodic recheck confirms it.
+// keeps the previous set and says why in ReloadResult.Pending (not a
+// failure: deleting a file on purpose looks the same); the periodic
+// recheck confirms it.
 const (
 	settleInterval = 100 * time.Millisecond
 	maxSettle      = 2 * time.Second
@@ -100,22 +102,23 @@ type lossSighting struct {
 	at          time.Time
 }
 
-// confirmLoss returns nil if next may replace cur: next loses no file's
-// every rule, or the directory read the same a recheck period ago.
-func (w *Watcher) confirmLoss(cur, next *Set, snap snapshot) error {
+// confirmLoss returns "" if next may replace cur: next loses no file's
+// every rule, or the directory read the same a recheck period ago;
+// otherwise why next is held back.
+func (w *Watcher) confirmLoss(cur, next *Set, snap snapshot) string {
 	lost := lostRules(cur, next)
 	if lost == "" {
 		w.loss = lossSighting{}
-		return nil
+		return ""
 	}
 	if w.loss.fingerprint != snap.fingerprint {
 		w.loss = lossSighting{fingerprint: snap.fingerprint, at: snap.at}
 	}
 	if snap.at.Sub(w.loss.at) < w.recheckEvery {
-		return fmt.Errorf("%s; that is applied once the files have stayed unchanged for %v", lost, w.recheckEvery)
+		return fmt.Sprintf("%s; that is applied once the files have stayed unchanged for %v", lost, w.recheckEvery)
 	}
 	w.loss = lossSighting{}
-	return nil
+	return ""
 }
 
 // lostRules names the first file of cur whose every rule is missing

@@ -21,9 +21,14 @@ const (
 
 // ReloadResult is the outcome of one reload.
 type ReloadResult struct {
-	Time     time.Time
-	Trigger  string  // "watch", "recheck" or "manual"
-	Err      error   // non-nil: the load failed and the previous set stays
+	Time    time.Time
+	Trigger string // "watch", "recheck" or "manual"
+	Err     error  // non-nil: the load failed and the previous set stays
+	// Pending, when set, says why a change that loads was held back (a
+	// file lost all its rules, which is applied once the directory has
+	// stayed unchanged for a recheck period); the previous set stays.
+	// It is not a failure.
+	Pending  string
 	Hash     string  // the hash of the files read ("" if they could not be read)
 	Rules    int     // rules in the set now in use
 	Changed  bool    // a new set was swapped in
@@ -130,8 +135,7 @@ func (w *Watcher) reload(trigger string, stop <-chan struct{}) ReloadResult {
 		res.Err = fmt.Errorf("load rules: %w", err)
 		return res
 	}
-	if err := w.confirmLoss(cur, set, snap); err != nil {
-		res.Err = err
+	if res.Pending = w.confirmLoss(cur, set, snap); res.Pending != "" {
 		return res
 	}
 	w.current.Store(set)
@@ -147,6 +151,9 @@ func (w *Watcher) report(res ReloadResult) {
 		return
 	case res.Err != nil:
 		w.log.Error("rules reload failed; keeping the previous rules", "trigger", res.Trigger, "err", res.Err)
+	case res.Pending != "":
+		w.log.Warn("rules change held back; keeping the previous rules until the files are stable",
+			"trigger", res.Trigger, "reason", res.Pending)
 	case res.Changed:
 		w.log.Info("rules reloaded", "trigger", res.Trigger, "hash", res.Hash, "rules", res.Rules)
 		w.logWarnings(res.Warnings)

@@ -50,23 +50,23 @@ go build -o "$WORK/roomwarden" ./cmd/roomwarden
 go build -o "$WORK/loadgen" ./examples/loadgen
 
 echo "== Go benchmarks (count $RUNS)"
-go test -run '^$' -bench 'Decode' -benchmem -count "$RUNS" ./engine/ | tee "$OUT/decode.txt"
+go test -run '^$' -bench 'Decode' -benchmem -count "$RUNS" ./engine/decode/ | tee "$OUT/decode.txt"
 go test -run '^$' -bench 'BenchmarkEval$' -benchmem -count "$RUNS" ./rules/ | tee "$OUT/eval.txt"
 go test -run '^$' -bench 'BenchmarkPipeline$' -cpu 1 -benchmem -count "$RUNS" ./engine/ | tee "$OUT/pipeline-cpu1.txt"
 go test -run '^$' -bench 'BenchmarkPipelineParallel$' -benchmem -count "$RUNS" ./engine/ | tee "$OUT/pipeline-parallel.txt"
-go test -run '^$' -bench 'BenchmarkExecutorRate' -benchtime 1x -count 3 ./engine/ | tee "$OUT/executor-bench.txt"
+go test -run '^$' -bench 'BenchmarkExecutorRate' -benchtime 1x -count 3 ./engine/executor/ | tee "$OUT/executor-bench.txt"
 
 echo "== executor against the simulator"
 : >"$OUT/executor.txt"
 for i in $(seq 3); do "$WORK/loadgen" executor -rate 200 -actions 2000 | tee -a "$OUT/executor.txt"; done
 
-echo "== memory"
-"$WORK/loadgen" mem -rules 10000 -keys 1000000 | tee "$OUT/mem.txt"
-
 echo "== nats-server $URL"
 "$NATS_SERVER" -js -sd "$WORK/nats" -a 127.0.0.1 -p "$PORT" >"$WORK/nats-server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 50); do "$NATS" -s "$URL" server check connection >/dev/null 2>&1 && break; sleep 0.1; done
+
+echo "== memory: the daemon with 10,000 rules, filling 1,000,000 cooldown keys through events (several minutes)"
+"$WORK/loadgen" mem -nats "$URL" -daemon "$WORK/roomwarden" -work "$WORK" -rules 10000 -keys 1000000 | tee "$OUT/mem.txt"
 
 echo "== end to end: $N events of 256 B, 100 rules, dry run; then nats bench on the same server"
 : >"$OUT/e2e.txt"

@@ -21,6 +21,7 @@ commands:
   check PATH...          load and compile rules; print every error
   test PATH...           run rule tests (*_test.yaml)
   explain EVENT_FILE|-   say what every rule would decide on one event, and why
+  replay --config FILE   run the stream's history through the rules, sending nothing
   schema KIND            print the JSON Schema of rules, tests or config files
   version                print version information
 `
@@ -41,6 +42,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runTest(args[1:], stdout, stderr)
 	case "explain":
 		return runExplain(args[1:], stdout, stderr)
+	case "replay":
+		return runReplay(args[1:], stdout, stderr)
 	case "schema":
 		return runSchema(args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -37,7 +37,8 @@ type Config struct {
 	// at most 1,000,000. The first call waits one rolling window after
 	// New: the limiter's memory dies with the process, so a daemon
 	// restarted right after its last calls could otherwise put more than
-	// RatePerSecond calls in one second at the Room Engine.
+	// RatePerSecond calls in one second at the Room Engine. Replicas
+	// sharing the budget lower it with SetShare.
 	RatePerSecond int
 	// MaxAttempts is the most calls per action before it is dead-lettered.
 	// Default 6.
@@ -152,6 +153,19 @@ func New(cfg Config) (*Executor, error) {
 		e.workers.Go(e.work)
 	}
 	return e, nil
+}
+
+// SetShare makes perSecond (clamped to 0..RatePerSecond) the most calls
+// this executor starts in any RateWindow, from now on: its share of a
+// budget that replicas split (see engine/replicas). Lowering it counts
+// the calls already started: the next call waits until fewer than
+// perSecond lie in the last RateWindow, so any window holding a call
+// started after the change holds at most perSecond. Raising it applies
+// at once, to the calls already waiting too. 0 holds every call until a
+// later SetShare. Throttled answers still lower the pace below the
+// share. Safe to call at any time, from any goroutine.
+func (e *Executor) SetShare(perSecond int) {
+	e.limiter.setShareAt(perSecond, time.Now())
 }
 
 // Submit queues a for execution and arranges for done to be called exactly

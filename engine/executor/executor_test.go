@@ -212,34 +212,42 @@ func TestExecutorDryRun(t *testing.T) {
 	}
 }
 
+// TestExecutorBackPressure: with the one worker busy and the queue full,
+// Submit waits (or returns its context's error) until a place frees.
+// The workers run from New, so the test fills them first: the worker's
+// call blocks in the sink, and the next action fills the queue.
 func TestExecutorBackPressure(t *testing.T) {
-	e, _ := newExecFixture(t, Config{QueueSize: 1, Workers: 1}, nil)
+	sink := &execFakeSink{gate: make(chan struct{}), entered: make(chan engine.LockSeat, 10)}
+	e, _ := newExecFixture(t, Config{QueueSize: 1, Workers: 1}, sink)
+	runExecFixture(t, e)
 	c := newExecCollector()
-	execSubmit(t, e, c, execAction(execSeat("room", 1), 1)) // fills the queue: Run has not started
+	execSubmit(t, e, c, execAction(execSeat("room", 1), 1))
+	<-sink.entered                                          // the worker is busy with seat 1
+	execSubmit(t, e, c, execAction(execSeat("room", 2), 2)) // fills the queue
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := e.Submit(ctx, execAction(execSeat("room", 2), 2), c.done); !errors.Is(err, context.Canceled) {
+	if err := e.Submit(ctx, execAction(execSeat("room", 3), 3), c.done); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Submit on a full queue with a cancelled context = %v, want context.Canceled", err)
 	}
 	blocked := make(chan error, 1)
-	go func() { blocked <- e.Submit(context.Background(), execAction(execSeat("room", 3), 3), c.done) }()
+	go func() { blocked <- e.Submit(context.Background(), execAction(execSeat("room", 4), 4), c.done) }()
 	select {
 	case err := <-blocked:
 		t.Fatalf("Submit on a full queue returned %v before the queue drained", err)
 	default:
 	}
-	runExecFixture(t, e)
+	close(sink.gate)
 	if err := <-blocked; err != nil {
 		t.Fatalf("blocked Submit: %v", err)
 	}
-	var rooms []int
-	for _, r := range c.wait(t, 2) {
-		rooms = append(rooms, r.o.Params.Index)
+	var seats []int
+	for _, r := range c.wait(t, 3) {
+		seats = append(seats, r.o.Params.Index)
 	}
-	slices.Sort(rooms)
-	if !slices.Equal(rooms, []int{1, 3}) {
-		t.Errorf("outcomes for seats %v, want [1 3] (the refused submission reports nothing)", rooms)
+	slices.Sort(seats)
+	if !slices.Equal(seats, []int{1, 2, 4}) {
+		t.Errorf("outcomes for seats %v, want [1 2 4] (the refused submission reports nothing)", seats)
 	}
 	c.none(t)
 }
@@ -408,16 +416,15 @@ func TestExecutorRollingWindow(t *testing.T) {
 }
 
 // checkedWindow is the rolling window the rate tests and benchmarks
-// count calls in. The limiter keeps every limiterWindow (1.02 s) of call
-// starts at or under the limit; the sink stamps a call when the worker
-// reaches it, which on a loaded machine (under -race, or beside other
-// test binaries) can trail the start by tens of milliseconds and bunch
-// calls together. Counting windows schedSlack shorter tolerates that
-// much delay and still fails on a burst or a limiter running fast.
-const (
-	schedSlack    = 100 * time.Millisecond
-	checkedWindow = limiterWindow - schedSlack
-)
+// count calls in. The limiter is meant to keep every 1.02 s window of
+// call starts at or under the limit (a second plus its 20 ms jitter
+// margin); the sink stamps a call when the worker reaches it, which on a
+// loaded machine (under -race, or beside other test binaries) can trail
+// the start by tens of milliseconds and bunch calls together. Counting
+// windows 100 ms shorter tolerates that much delay and still fails on a
+// burst or a limiter running fast. It is spelled out rather than derived
+// from limiterWindow, so that a wrong limiterWindow cannot move it.
+const checkedWindow = 1020*time.Millisecond - 100*time.Millisecond
 
 // maxInWindow returns the most times that fall in any window [t, t+w)
 // starting at one of them.

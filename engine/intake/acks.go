@@ -58,6 +58,12 @@ func (b *ackBatcher) stop() {
 // run sends the acks in batches: it takes the first ack, lets the window
 // pass so others can join (unless a full batch is already queued), and
 // sends what it then has. It wakes twice per batch, not once per ack.
+//
+// A sent batch is cleared, not just truncated: an entry left in the
+// array past a later, shorter batch would keep its message alive, and
+// with it every message the NATS client received after it without its
+// pending list running empty (nats.go does not clear a delivered
+// Msg's link to the next one). One stale entry held hundreds of MB.
 func (b *ackBatcher) run() {
 	defer close(b.done)
 	batch := make([]pendingAck, 0, ackBatchMax)
@@ -70,6 +76,7 @@ func (b *ackBatcher) run() {
 		for _, a := range batch {
 			b.send(a)
 		}
+		clear(batch)
 	}
 }
 

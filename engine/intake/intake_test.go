@@ -94,8 +94,15 @@ func testConfig() Config {
 }
 
 // testDrain is how long stopping an intake in these tests waits for the
-// handlers in flight.
-const testDrain = 5 * time.Second
+// handlers in flight: a deadlock guard, like testPatience.
+const testDrain = testPatience
+
+// slowAckWait is the AckWait of the tests that hold a message past it.
+// The intake sends InProgress every quarter of AckWait for a message
+// held at least that long, so a message goes at most half of AckWait
+// without one: 1.5 s of slack for a loaded machine to schedule the
+// keep-alive before the server would redeliver.
+const slowAckWait = 3 * time.Second
 
 // newIntake builds an intake on js handing messages to h.
 func newIntake(t testing.TB, js jetstream.JetStream, cfg Config, h engine.MessageHandler, reg prometheus.Registerer) *Intake {
@@ -336,15 +343,20 @@ func TestIntakeNakWaitsForDelay(t *testing.T) {
 	}
 }
 
+// TestIntakeLeaveOnShutdownIsRedelivered: a handler cut short by a hard
+// shutdown leaves its message, which the intake gives back at once: the
+// next intake gets it long before AckWait, which is set beyond the
+// test's patience so that only the prompt give-back can bring it.
 func TestIntakeLeaveOnShutdownIsRedelivered(t *testing.T) {
 	t.Parallel()
 	s := natstest.RunServer(t)
 	js := connect(t, s)
 	cfg := testConfig()
-	cfg.AckWait = time.Second
+	cfg.AckWait = 2 * testPatience
 	started := make(chan struct{})
+	var once sync.Once
 	blocking := handlerFunc(func(ctx context.Context, _ engine.Delivery) engine.Result {
-		close(started)
+		once.Do(func() { close(started) })
 		<-ctx.Done() // hard shutdown
 		return engine.Result{Verdict: engine.Leave}
 	})
@@ -398,20 +410,24 @@ func TestIntakeShutdownFinishesInFlight(t *testing.T) {
 	waitSettled(t, js, cfg) // the ack went out before Run returned
 }
 
+// TestIntakeInProgressKeepsSlowHandlerAlive: a handler that runs for two
+// AckWaits is kept alive with InProgress (see slowAckWait): the server
+// never redelivers its message, even with backoff steps shorter than
+// AckWait (the intake raises them to it).
 func TestIntakeInProgressKeepsSlowHandlerAlive(t *testing.T) {
 	t.Parallel()
 	s := natstest.RunServer(t)
 	js := connect(t, s)
 	cfg := testConfig()
-	cfg.AckWait = time.Second
+	cfg.AckWait = slowAckWait
 	cfg.BackOff = []time.Duration{100 * time.Millisecond, time.Second} // raised to AckWait
 	h := &recorder{decide: func(context.Context, engine.Delivery) engine.Result {
-		time.Sleep(3 * time.Second)
+		time.Sleep(2 * cfg.AckWait) // without InProgress, redelivered after one
 		return engine.Result{Verdict: engine.Ack}
 	}}
 	runIntake(t, js, cfg, h)
 	publish(t, js, 1)
-	waitFor(t, "the slow handler to finish", func() bool { return len(h.deliveries()) == 1 })
+	waitFor(t, "the slow handler to start", func() bool { return len(h.deliveries()) == 1 })
 	waitSettled(t, js, cfg)
 	got := h.deliveries()
 	if len(got) != 1 || got[0].NumDelivered != 1 {
@@ -685,7 +701,7 @@ func TestIntakeDeferredResult(t *testing.T) {
 	js := connect(t, s)
 	cfg := testConfig()
 	cfg.Concurrency = 1
-	cfg.AckWait = time.Second
+	cfg.AckWait = slowAckWait
 	release := make(chan struct{})
 	h := &recorder{decide: func(context.Context, engine.Delivery) engine.Result {
 		return engine.Result{Wait: func(ctx context.Context) engine.Result {
@@ -701,7 +717,7 @@ func TestIntakeDeferredResult(t *testing.T) {
 	const n = 3
 	publish(t, js, n)
 	waitFor(t, "every message handled by the one worker", func() bool { return len(h.deliveries()) == n })
-	time.Sleep(3 * cfg.AckWait) // the deferred messages outlive AckWait
+	time.Sleep(2 * cfg.AckWait) // the deferred messages outlive AckWait: without InProgress, redelivered
 	close(release)
 	waitSettled(t, js, cfg)
 	if info := consumerInfo(t, js, cfg); info.NumRedelivered != 0 || info.Delivered.Consumer != n {

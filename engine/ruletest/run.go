@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/roomwarden/roomwarden/engine"
+	"github.com/roomwarden/roomwarden/engine/offline"
 	"github.com/roomwarden/roomwarden/engine/state"
 	"github.com/roomwarden/roomwarden/rules"
 )
@@ -47,32 +48,30 @@ type Fired struct {
 const Identifier = "administrator"
 
 // RunCase runs one case against s through the daemon's decision path,
-// the engine's Decider, on a fresh in-memory store and a simulated
-// clock: every event is decided at its time; an action that runs
-// succeeds at once (as the Room Engine simulator would); a timed lock's
-// undo runs when the clock reaches its end (an event or a clock step at
-// or after it); KV-backed lists hold the case's `lists` members.
-// Suppressed actions do not fire; rule runtime errors fail the case.
+// the engine's Decider, in a fresh offline world on a simulated clock:
+// every event is decided at its time; an action that runs succeeds at
+// once (as the Room Engine simulator would); a timed lock's undo runs
+// when the clock reaches its end (an event or a clock step at or after
+// it); KV-backed lists hold the case's `lists` members. Suppressed
+// actions do not fire; rule runtime errors fail the case.
 func RunCase(s *rules.Set, tc rules.TestCase) CaseResult {
-	r := &run{set: s, tc: tc, store: state.NewMemory(0), eval: rules.NewEvaluator(), start: tc.Start,
+	r := &run{set: s, tc: tc, world: offline.New(offline.Config{Identifier: Identifier}), start: tc.Start,
 		res: CaseResult{Case: tc, Want: []Fired{}, Got: []Fired{}}}
 	r.expectations()
 	r.seedLists()
-	d := engine.NewDecider(engine.DeciderConfig{Store: r.store, Identifier: Identifier})
-	var decisions []engine.Decision
 	for i, te := range tc.Events {
-		r.undos(te.At)
 		if te.Step {
+			r.undos(r.world.Advance(te.At))
 			continue
 		}
-		var err error
-		decisions, err = d.Decide(context.Background(), s, &te.Event, "case-event-"+strconv.Itoa(i), te.At, decisions[:0])
+		step, err := r.world.Decide(context.Background(), s, &te.Event, "case-event-"+strconv.Itoa(i), te.At)
+		r.undos(step.Undos)
 		if err != nil {
 			r.errorf("event %s: %v", te.Event.ID, err)
 			continue
 		}
-		r.noteErrors(d, te.Event.ID)
-		for _, dec := range decisions {
+		r.noteErrors(step, te.Event.ID)
+		for _, dec := range step.Decisions {
 			r.outcome(dec, te)
 		}
 	}
@@ -84,8 +83,7 @@ func RunCase(s *rules.Set, tc rules.TestCase) CaseResult {
 type run struct {
 	set   *rules.Set
 	tc    rules.TestCase
-	store *state.Memory
-	eval  *rules.Evaluator
+	world *offline.World
 	start time.Time
 	res   CaseResult
 }
@@ -115,24 +113,25 @@ func (r *run) seedLists() {
 			continue
 		}
 		for _, m := range members {
-			_ = r.store.AddMember(context.Background(), l.Bucket, m, r.start, 0)
+			_ = r.world.Store().AddMember(context.Background(), l.Bucket, m, r.start, 0)
 		}
 	}
 }
 
 // noteErrors fails the case on the rules and windows that failed.
-func (r *run) noteErrors(d *engine.Decider, eventID string) {
-	for _, m := range d.Matched() {
+func (r *run) noteErrors(step offline.Step, eventID string) {
+	for _, m := range step.Matched {
 		if m.Err != nil {
 			r.errorf("event %s: %v", eventID, m.Err)
 		}
 	}
-	for _, err := range d.WindowErrors() {
+	for _, err := range step.WindowErrors {
 		r.errorf("event %s: %v", eventID, err)
 	}
 }
 
-// outcome runs or notes one decision made at te's time.
+// outcome notes one decision made at te's time; one with no outcome
+// ran and succeeded.
 func (r *run) outcome(dec engine.Decision, te rules.TestEvent) {
 	a := dec.Action
 	if dec.Outcome == engine.Suppressed {
@@ -141,43 +140,17 @@ func (r *run) outcome(dec engine.Decision, te rules.TestEvent) {
 	outcome := string(dec.Outcome)
 	if dec.Outcome == "" {
 		outcome = string(engine.Succeeded)
-		r.succeeded(a, te)
 	}
 	r.res.Got = append(r.res.Got, Fired{Rule: a.Rule, Kind: a.Kind, LockSeat: a.Params,
 		Label: engine.Label{List: a.Label.List, Member: a.Label.Member}, Outcome: outcome, For: a.For, At: te.At.Sub(r.start)})
 }
 
-// succeeded does what a successful action leaves behind: the lock (and
-// its undo) or the label, and the action in the windows of roomwarden's
-// own actions.
-func (r *run) succeeded(a engine.Action, te rules.TestEvent) {
-	ctx := context.Background()
-	switch a.Kind {
-	case engine.ActionLabel:
-		_ = r.store.AddMember(ctx, a.Label.Bucket, a.Label.Member, te.At, a.For)
-	case engine.ActionLockSeat:
-		for _, f := range a.Params.SetFlags() {
-			l := state.Lock{SeatFlag: state.SeatFlag{RoomID: a.Params.RoomID, Index: a.Params.Index, Flag: f},
-				Rule: a.Rule, EventID: a.EventID, At: te.At}
-			if a.For > 0 {
-				l.End = te.At.Add(a.For)
-			}
-			_, _ = r.store.Locked(ctx, l)
-		}
-	}
-	errs, _ := engine.FeedOwnAction(ctx, r.store, r.eval, r.set, te.Event, a, te.At)
-	for _, err := range errs {
-		r.errorf("event %s: %v", te.Event.ID, err)
-	}
-}
-
-// undos runs the undos that fall due by now, soonest first.
-func (r *run) undos(now time.Time) {
-	for _, u := range r.store.Due(now) {
+// undos notes the undos the clock reached, which succeeded.
+func (r *run) undos(undos []state.Undo) {
+	for _, u := range undos {
 		a := engine.UnlockAction(u.Lock, u.End)
 		r.res.Got = append(r.res.Got, Fired{Rule: a.Rule, Kind: a.Kind, LockSeat: a.Params,
 			Outcome: string(engine.Succeeded), At: u.End.Sub(r.start)})
-		_ = r.store.Unlocked(context.Background(), u.SeatFlag, u.End)
 	}
 }
 

@@ -15,10 +15,15 @@ import (
 type Memory struct {
 	cooldowns *CooldownTable
 
-	mu        sync.Mutex
-	windows   map[windowKey][]windowEntry
-	labels    map[string]map[string]time.Time // bucket → member → expiry (zero: none)
-	locks     map[SeatFlag]Lock
+	mu      sync.Mutex
+	windows map[windowKey]*windowSeries
+	labels  map[string]map[string]time.Time // bucket → member → expiry (zero: none)
+	locks   map[SeatFlag]Lock
+	// firstEnd is no later than the earliest end of the locks (zero: no
+	// lock has an end), so Due answers at once until the clock reaches
+	// it; a lock that goes away can leave it early, and Due then finds
+	// the true one.
+	firstEnd  time.Time
 	overrides map[SeatFlag]time.Time
 	spends    map[string][]time.Time
 	tripped   map[string]bool
@@ -27,6 +32,13 @@ type Memory struct {
 var _ Store = (*Memory)(nil)
 
 type windowKey struct{ window, key string }
+
+// windowSeries is what one window holds at one key: its entries, and the
+// window's length, so that Sweep can tell when they have all expired.
+type windowSeries struct {
+	span    time.Duration
+	entries []windowEntry
+}
 
 type windowEntry struct {
 	event string
@@ -39,7 +51,7 @@ type windowEntry struct {
 func NewMemory(maxCooldowns int) *Memory {
 	return &Memory{
 		cooldowns: NewCooldownTable(maxCooldowns),
-		windows:   make(map[windowKey][]windowEntry),
+		windows:   make(map[windowKey]*windowSeries),
 		labels:    make(map[string]map[string]time.Time),
 		locks:     make(map[SeatFlag]Lock),
 		overrides: make(map[SeatFlag]time.Time),
@@ -66,19 +78,29 @@ func (m *Memory) Feed(_ context.Context, f Feed, distinct bool) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := windowKey{f.Window, f.Key}
-	entries := live(m.windows[k], f.At, f.Span)
-	if !slices.ContainsFunc(entries, func(e windowEntry) bool { return e.event == f.EventID }) {
-		entries = append(entries, windowEntry{event: f.EventID, value: f.Value, at: f.At})
+	s := m.windows[k]
+	if s == nil {
+		s = &windowSeries{}
+		m.windows[k] = s
 	}
-	m.windows[k] = entries
-	return count(entries, f.At, distinct), nil
+	s.span = f.Span
+	s.entries = live(s.entries, f.At, f.Span)
+	if !slices.ContainsFunc(s.entries, func(e windowEntry) bool { return e.event == f.EventID }) {
+		s.entries = append(s.entries, windowEntry{event: f.EventID, value: f.Value, at: f.At})
+	}
+	return count(s.entries, f.At, distinct), nil
 }
 
 // Count implements Windows.
 func (m *Memory) Count(_ context.Context, window, key string, span time.Duration, distinct bool, at time.Time) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return count(live(m.windows[windowKey{window, key}], at, span), at, distinct), nil
+	s := m.windows[windowKey{window, key}]
+	if s == nil {
+		return 0, nil
+	}
+	s.entries = live(s.entries, at, span)
+	return count(s.entries, at, distinct), nil
 }
 
 // live drops the entries that fell out of the window (at-span, at]; an
@@ -143,6 +165,9 @@ func (m *Memory) Locked(_ context.Context, l Lock) (Lock, error) {
 		return old, nil
 	}
 	m.locks[l.SeatFlag] = l
+	if !l.End.IsZero() && (m.firstEnd.IsZero() || l.End.Before(m.firstEnd)) {
+		m.firstEnd = l.End
+	}
 	return l, nil
 }
 
@@ -217,10 +242,20 @@ func (m *Memory) PendingUndos(_ context.Context, limit int) ([]Lock, error) {
 func (m *Memory) Due(now time.Time) []Undo {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.firstEnd.IsZero() || m.firstEnd.After(now) {
+		return nil
+	}
 	var out []Undo
+	m.firstEnd = time.Time{}
 	for _, l := range m.locks {
-		if !l.End.IsZero() && !l.End.After(now) {
+		if l.End.IsZero() {
+			continue
+		}
+		if !l.End.After(now) {
 			out = append(out, Undo{Lock: l})
+		}
+		if m.firstEnd.IsZero() || l.End.Before(m.firstEnd) {
+			m.firstEnd = l.End
 		}
 	}
 	slices.SortFunc(out, func(a, b Undo) int {

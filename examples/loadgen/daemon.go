@@ -46,6 +46,7 @@ http:
 type daemonFlags struct {
 	natsURL, daemon, work          string
 	rules, matchEvery, concurrency int
+	win                            windowFlags
 }
 
 // register adds the flags to fs; daemonHelp describes -daemon.
@@ -56,22 +57,33 @@ func (f *daemonFlags) register(fs *flag.FlagSet, natsHelp, daemonHelp string) {
 	fs.IntVar(&f.rules, "rules", 100, "rules loaded")
 	fs.IntVar(&f.concurrency, "concurrency", 0, "the daemon's nats.consumer.concurrency (0: its default)")
 	fs.IntVar(&f.matchEvery, "match-every", 100, "one event in this many matches a rule")
+	f.win.register(fs)
 }
 
 // start starts the daemon these flags describe.
 func (f *daemonFlags) start() (*daemon, error) {
-	return startDaemon(f.daemon, f.work, f.natsURL, f.rules, f.concurrency)
+	return startDaemon(daemonSpec{bin: f.daemon, work: f.work, natsURL: f.natsURL,
+		rules: f.rulesYAML(), concurrency: f.concurrency})
 }
 
-// startDaemon writes nRules rules and a config into a new directory
-// under work, and starts bin with it. Its log goes to stderr.log there.
-// concurrency is nats.consumer.concurrency (0: the daemon's default).
-func startDaemon(bin, work, natsURL string, nRules, concurrency int) (*daemon, error) {
-	dir, err := os.MkdirTemp(work, "roomwarden-")
+// daemonSpec is a daemon to start: its binary, where it works, its NATS
+// server, its rules file, and its nats.consumer.concurrency (0: the
+// daemon's default).
+type daemonSpec struct {
+	bin, work, natsURL string
+	rules              []byte
+	concurrency        int
+}
+
+// startDaemon writes the spec's rules and a config into a new directory
+// under its work directory, and starts the binary with it. The daemon's
+// log goes to stderr.log there.
+func startDaemon(spec daemonSpec) (*daemon, error) {
+	dir, err := os.MkdirTemp(spec.work, "roomwarden-")
 	if err != nil {
 		return nil, fmt.Errorf("work dir: %w", err)
 	}
-	if _, err := writeRules(filepath.Join(dir, "rules"), nRules); err != nil {
+	if _, err := writeRulesFile(filepath.Join(dir, "rules"), spec.rules); err != nil {
 		return nil, err
 	}
 	addr, err := freeAddr()
@@ -80,10 +92,10 @@ func startDaemon(bin, work, natsURL string, nRules, concurrency int) (*daemon, e
 	}
 	d := &daemon{dir: dir, actionLog: filepath.Join(dir, "actions.jsonl"), httpAddr: addr, done: make(chan struct{})}
 	consumer := "" // the daemon's own default
-	if concurrency > 0 {
-		consumer = fmt.Sprintf("  consumer: {concurrency: %d}\n", concurrency)
+	if spec.concurrency > 0 {
+		consumer = fmt.Sprintf("  consumer: {concurrency: %d}\n", spec.concurrency)
 	}
-	cfg := fmt.Sprintf(daemonConfig, natsURL, consumer, filepath.Join(dir, "rules"), d.actionLog, addr)
+	cfg := fmt.Sprintf(daemonConfig, spec.natsURL, consumer, filepath.Join(dir, "rules"), d.actionLog, addr)
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("write config: %w", err)
@@ -92,11 +104,11 @@ func startDaemon(bin, work, natsURL string, nRules, concurrency int) (*daemon, e
 	if err != nil {
 		return nil, fmt.Errorf("daemon log: %w", err)
 	}
-	d.cmd = exec.Command(bin, "run", "--config", cfgPath)
+	d.cmd = exec.Command(spec.bin, "run", "--config", cfgPath)
 	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
 	if err := d.cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+		return nil, fmt.Errorf("start %s: %w", spec.bin, err)
 	}
 	go func() {
 		d.waitErr = d.cmd.Wait()

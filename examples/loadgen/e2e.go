@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/roomwarden/roomwarden/internal/benchtest"
 )
 
 type e2eFlags struct {
@@ -31,6 +34,9 @@ func runE2E(args []string, stdout io.Writer, logger *slog.Logger) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := f.check(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
 	return e2e(ctx, f, stdout, logger)
@@ -45,8 +51,13 @@ func e2e(ctx context.Context, f e2eFlags, stdout io.Writer, logger *slog.Logger)
 	if err := resetStream(ctx, js); err != nil {
 		return err
 	}
+	if err := deleteStateBucket(ctx, js); err != nil {
+		return err
+	}
 	start := time.Now()
-	if err := preload(ctx, js, f.n, f.rules, f.matchEvery); err != nil {
+	g := f.events(1)
+	matching, err := preload(ctx, js, f.n, g)
+	if err != nil {
 		return err
 	}
 	logger.Info("pre-loaded", "events", f.n, "took", time.Since(start).Round(time.Millisecond))
@@ -60,6 +71,18 @@ func e2e(ctx context.Context, f e2eFlags, stdout io.Writer, logger *slog.Logger)
 	if err != nil {
 		return err
 	}
+	var ops bytes.Buffer // the daemon's figures, read before it stops
+	if err := d.reportStateOps(ctx, &ops, "e2e"); err != nil {
+		return err
+	}
+	feeds, err := d.stateOps(ctx, "feed")
+	if err != nil {
+		return err
+	}
+	keys, stored, err := stateBucket(ctx, js)
+	if err != nil {
+		return err
+	}
 	if err := d.stop(); err != nil {
 		return err
 	}
@@ -68,8 +91,19 @@ func e2e(ctx context.Context, f e2eFlags, stdout io.Writer, logger *slog.Logger)
 		return err
 	}
 	reportE2E(stdout, f, t, lines)
-	if want := (f.n + f.matchEvery - 1) / f.matchEvery; f.matchEvery > 0 && lines != want {
-		return fmt.Errorf("action log has %d lines, want %d (one per matching event); see %s", lines, want, d.dir)
+	report(stdout, "e2e_state_keys", float64(keys), "keys (in the state bucket "+stateBucketName+" after the run)")
+	report(stdout, "e2e_state_bytes", float64(stored), "B (stored)")
+	_, _ = ops.WriteTo(stdout)
+	if wg, ok := g.(*benchtest.WindowGenerator); ok {
+		report(stdout, "e2e_windows", float64(f.win.windows), "windows")
+		report(stdout, "e2e_window_reports", float64(wg.Reports()), "events (feeding a window)")
+		report(stdout, "e2e_window_actions", float64(wg.WindowActs()), "actions (reports that bring a window to its threshold)")
+		if feeds.ok != float64(wg.Reports()) || feeds.failed != 0 {
+			return fmt.Errorf("the daemon fed windows %v times (%v failed), want once per report (%d); see %s", feeds.ok, feeds.failed, wg.Reports(), d.dir)
+		}
+	}
+	if lines != matching {
+		return fmt.Errorf("action log has %d lines, want %d (one per matching event); see %s", lines, matching, d.dir)
 	}
 	return nil
 }

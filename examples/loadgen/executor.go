@@ -28,11 +28,12 @@ func runExecutor(args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs := flag.NewFlagSet("executor", flag.ContinueOnError)
 	rate := fs.Int("rate", 200, "executor rate_per_second (the simulator enforces 200 per rolling second)")
 	actions := fs.Int("actions", 2000, "actions in the backlog")
+	lenient := fs.Bool("lenient", false, "a lenient simulator (any field case, unknown fields, any identifier), for load it need not check")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	key := []byte(rand.Text())
-	s, url, stop, err := serveSim(key, logger)
+	s, url, stop, err := serveSim(key, sim.DefaultLimit, *actions, *lenient, logger)
 	if err != nil {
 		return err
 	}
@@ -53,11 +54,16 @@ func runExecutor(args []string, stdout io.Writer, logger *slog.Logger) error {
 	return nil
 }
 
-// serveSim serves a Room Engine simulator on a loopback port.
-func serveSim(key []byte, logger *slog.Logger) (*sim.Server, string, func(), error) {
-	s, err := sim.New(sim.Config{SecretKey: key, SDKAppID: simAppID, MaxCalls: 1 << 20})
+// serveSim serves a Room Engine simulator on a loopback port, accepting
+// limit calls per rolling second (negative: no limit), with the rooms of
+// backlogAction(0) to backlogAction(rooms-1) created.
+func serveSim(key []byte, limit, rooms int, lenient bool, logger *slog.Logger) (*sim.Server, string, func(), error) {
+	s, err := sim.New(sim.Config{SecretKey: key, SDKAppID: simAppID, Limit: limit, Lenient: lenient, MaxCalls: 1 << 20})
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("simulator: %w", err)
+	}
+	for i := range rooms {
+		s.AddRoom(backlogAction(i).Params.RoomID, sim.DefaultSeats)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -92,9 +98,7 @@ func runBacklog(sink engine.Sink, rate, n int, logger *slog.Logger) (time.Durati
 	}
 	start := time.Now()
 	for i := range n {
-		a := engine.Action{Rule: "bench", EventID: "e-" + strconv.Itoa(i), Kind: engine.ActionLockSeat,
-			Params: engine.LockSeat{RoomID: "room-" + strconv.Itoa(i), Index: i % 8}}
-		if err := e.Submit(ctx, a, onDone); err != nil {
+		if err := e.Submit(ctx, backlogAction(i), onDone); err != nil {
 			return 0, 0, fmt.Errorf("submit: %w", err)
 		}
 	}
@@ -102,6 +106,12 @@ func runBacklog(sink engine.Sink, rate, n int, logger *slog.Logger) (time.Durati
 		<-done
 	}
 	return time.Since(start), int(failed.Load()), nil
+}
+
+// backlogAction is the i-th action of a backlog: each its own room.
+func backlogAction(i int) engine.Action {
+	return engine.Action{Rule: "bench", EventID: "e-" + strconv.Itoa(i), Kind: engine.ActionLockSeat,
+		Params: engine.LockSeat{RoomID: "room-" + strconv.Itoa(i), Index: i % 8, ForbidAudio: engine.True}}
 }
 
 type nopDLQ struct{}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,6 +38,12 @@ func runLatency(args []string, stdout io.Writer, logger *slog.Logger) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if err := f.check(); err != nil {
+		return err
+	}
+	if f.plain && f.win.windows > 0 {
+		return errors.New("-plain runs no rules: -windows does not apply")
+	}
 	return latency(f, stdout, logger)
 }
 
@@ -61,6 +68,9 @@ func latency(f latencyFlags, stdout io.Writer, logger *slog.Logger) error {
 		defer stop()
 	case f.daemon != "":
 		if err := resetStream(ctx, js); err != nil {
+			return err
+		}
+		if err := deleteStateBucket(ctx, js); err != nil {
 			return err
 		}
 		d, err = f.start()
@@ -96,6 +106,9 @@ func latency(f latencyFlags, stdout io.Writer, logger *slog.Logger) error {
 			return err
 		}
 		reportDecisionLag(stdout, lag)
+		if err := d.reportStateOps(ctx, stdout, "latency"); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -110,7 +123,7 @@ type published struct {
 // as fast as the server acknowledges), each event's id stamped with its
 // publish time.
 func publishPaced(ctx context.Context, js jetstream.JetStream, f latencyFlags) (published, error) {
-	g := benchtest.NewGenerator(f.rules, f.matchEvery, uint64(time.Now().UnixNano()))
+	g := f.events(uint64(time.Now().UnixNano()))
 	var p published
 	start := time.Now()
 	for seq := uint64(0); ; seq++ {

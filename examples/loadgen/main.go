@@ -10,13 +10,21 @@
 //	loadgen e2e      -nats URL -daemon BIN -n 200000
 //	    pre-load n events into ROOM_EVENTS, start the daemon with 100 rules in
 //	    dry run, and time until its consumer has acknowledged them all
-//	loadgen mem      -rules 10000 -keys 1000000
-//	    the resident memory of 10,000 compiled rules and 1,000,000 live
-//	    cooldown keys
+//	loadgen e2e|latency ... -windows 10 -window-share 0.1
+//	    the same with windows: 10 of the rules read windows (count and
+//	    distinct, keyed by user or room, over a minute) that 10% of the
+//	    events feed (benchtest.WindowWorkload)
+//	loadgen windowmem -nats URL -daemon BIN -keys 100000
+//	    fill that many window keys through reports and read what they take
+//	    in the state bucket and in the daemon's Go heap
+//	loadgen mem      -nats URL -daemon BIN -rules 10000 -keys 1000000
+//	    start the daemon with 10,000 rules (each cooling down for an hour),
+//	    fill 1,000,000 cooldown keys through as many matching events, and
+//	    read the daemon process's resident memory from /proc/<pid>/status
 //	loadgen executor -rate 200 -actions 2000
 //	    run a backlog of lock_seat actions through the executor and the Room
-//	    Engine client against the simulator; report the rate achieved and the
-//	    most calls the simulator saw in any rolling second
+//	    Engine client against the (strict) simulator; report the rate achieved
+//	    and the most calls the simulator saw in any rolling second
 //	loadgen rules    -n 100 -out DIR
 //	    write the generated rules file, for running the daemon by hand
 //
@@ -30,7 +38,7 @@ import (
 	"os"
 )
 
-const usage = `usage: loadgen <latency|e2e|mem|executor|rules> [flags]  (loadgen <command> -h for flags)
+const usage = `usage: loadgen <latency|e2e|mem|windowmem|executor|rules> [flags]  (loadgen <command> -h for flags)
 `
 
 func main() {
@@ -43,11 +51,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	commands := map[string]func([]string, io.Writer, *slog.Logger) error{
-		"latency":  runLatency,
-		"e2e":      runE2E,
-		"mem":      runMem,
-		"executor": runExecutor,
-		"rules":    runRules,
+		"latency":   runLatency,
+		"e2e":       runE2E,
+		"mem":       runMem,
+		"windowmem": runWindowMem,
+		"executor":  runExecutor,
+		"rules":     runRules,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {

@@ -19,20 +19,18 @@ import (
 	"github.com/roomwarden/roomwarden/internal/benchtest"
 )
 
-// defaultMaxKeys is the daemon's cooldowns.max_keys default.
-const defaultMaxKeys = 1_000_000
-
 type memFlags struct {
-	natsURL, daemon, work string
-	rules, keys           int
-	timeout               time.Duration
+	natsURL, daemon, work, heapProfile string
+	rules, keys                        int
+	timeout                            time.Duration
 }
 
 // runMem is `loadgen mem`: start the roomwarden binary with the
 // generated rules (each cooling down for an hour), publish one matching
 // event per cooldown key, each in a room of its own, wait until the
-// daemon has acknowledged them all, and read the daemon process's
-// resident set size from /proc/<pid>/status.
+// daemon has acknowledged them all and its state bucket holds every key,
+// and read the daemon process's resident set size from
+// /proc/<pid>/status.
 func runMem(args []string, stdout io.Writer, logger *slog.Logger) error {
 	var f memFlags
 	fs := flag.NewFlagSet("mem", flag.ContinueOnError)
@@ -42,6 +40,7 @@ func runMem(args []string, stdout io.Writer, logger *slog.Logger) error {
 	fs.IntVar(&f.rules, "rules", 10_000, "rules loaded")
 	fs.IntVar(&f.keys, "keys", 1_000_000, "cooldown keys to fill: one matching event each")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up after this long")
+	fs.StringVar(&f.heapProfile, "heapprofile", "", "write the daemon's heap profile, taken with the keys filled, to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,12 +61,11 @@ func memRun(ctx context.Context, f memFlags, stdout io.Writer, logger *slog.Logg
 	if err := resetStream(ctx, js); err != nil {
 		return err
 	}
-	spec := daemonSpec{bin: f.daemon, work: f.work, natsURL: f.natsURL,
-		rules: benchtest.RulesYAMLCooldown(f.rules, time.Hour)}
-	if f.keys > defaultMaxKeys {
-		spec.maxKeys = f.keys
+	if err := deleteStateBucket(ctx, js); err != nil {
+		return err
 	}
-	d, err := startDaemon(spec)
+	d, err := startDaemon(daemonSpec{bin: f.daemon, work: f.work, natsURL: f.natsURL,
+		rules: benchtest.RulesYAMLCooldown(f.rules, time.Hour)})
 	if err != nil {
 		return err
 	}
@@ -75,7 +73,7 @@ func memRun(ctx context.Context, f memFlags, stdout io.Writer, logger *slog.Logg
 	if err := d.waitReady(ctx); err != nil {
 		return err
 	}
-	start, err := procMemory(d.cmd.Process.Pid)
+	start, err := d.memory(ctx)
 	if err != nil {
 		return err
 	}
@@ -87,31 +85,31 @@ func memRun(ctx context.Context, f memFlags, stdout io.Writer, logger *slog.Logg
 		return err
 	}
 	logger.Info("filled", "keys", f.keys, "took", time.Since(began).Round(time.Millisecond))
-	return memReport(ctx, d, f, start, stdout)
+	return memReport(ctx, js, d, f, start, stdout)
 }
 
-// memReport checks that the daemon holds every key, forces a garbage
-// collection in it, reads its memory and reports the figures.
-func memReport(ctx context.Context, d *daemon, f memFlags, start procMem, stdout io.Writer) error {
-	metrics, err := d.scrape(ctx, "/metrics")
+// memReport checks that the state bucket holds every key, reads the
+// daemon's memory and reports the figures.
+func memReport(ctx context.Context, js jetstream.JetStream, d *daemon, f memFlags, start procMem, stdout io.Writer) error {
+	keys, bytes, err := stateBucket(ctx, js)
 	if err != nil {
 		return err
 	}
-	keys, overflows := metricValue(metrics, "roomwarden_cooldown_keys"), metricValue(metrics, "roomwarden_cooldown_overflows_total")
-	if keys != float64(f.keys) || overflows != 0 {
-		return fmt.Errorf("the daemon holds %v cooldown keys (%v overflows), want %d (0)", keys, overflows, f.keys)
+	if keys != uint64(f.keys) {
+		return fmt.Errorf("the state bucket %s holds %d keys, want %d (one cooldown per event)", stateBucketName, keys, f.keys)
 	}
-	// The heap profile endpoint collects garbage first (gc=1): the RSS
-	// that follows is what the live rules and keys hold.
-	if _, err := d.scrape(ctx, "/debug/pprof/heap?gc=1"); err != nil {
-		return err
-	}
-	end, err := procMemory(d.cmd.Process.Pid)
+	end, err := d.memory(ctx)
 	if err != nil {
 		return err
 	}
-	if metrics, err = d.scrape(ctx, "/metrics"); err != nil {
-		return err
+	if f.heapProfile != "" {
+		profile, err := d.scrape(ctx, "/debug/pprof/heap")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(f.heapProfile, []byte(profile), 0o644); err != nil {
+			return fmt.Errorf("heap profile: %w", err)
+		}
 	}
 	if err := d.stop(); err != nil {
 		return err
@@ -125,12 +123,62 @@ func memReport(ctx context.Context, d *daemon, f memFlags, start procMem, stdout
 	}
 	_ = os.Remove(d.actionLog) // a line per key: hundreds of MB at a million
 	report(stdout, "mem_rules", float64(f.rules), "rules")
-	report(stdout, "mem_cooldown_keys", keys, "keys (the daemon's roomwarden_cooldown_keys)")
-	report(stdout, "mem_rss_start", start.rssMB, "MB (the daemon, rules loaded, no keys)")
+	report(stdout, "mem_cooldown_keys", float64(keys), "keys (in the state bucket "+stateBucketName+")")
+	report(stdout, "mem_state_bucket", float64(bytes)/(1<<20), "MB (the bucket's stream, stored by the NATS server)")
+	report(stdout, "mem_rss_start", start.rssMB, "MB (the daemon, rules loaded, no keys, after a GC)")
+	report(stdout, "mem_heap_inuse_start", start.heapMB, "MB (its Go heap in use then)")
 	report(stdout, "mem_rss", end.rssMB, "MB (the daemon with rules and keys, after a GC)")
+	report(stdout, "mem_heap_inuse", end.heapMB, "MB (its Go heap in use then)")
 	report(stdout, "mem_rss_peak", end.peakMB, "MB (the daemon's VmHWM: the most it held while filling)")
-	report(stdout, "mem_heap_inuse", metricValue(metrics, "go_memstats_heap_inuse_bytes")/(1<<20), "MB (the daemon's Go heap in use)")
 	return nil
+}
+
+// memory collects garbage in the daemon (the heap profile endpoint does
+// with gc=1, so the RSS that follows is what live data holds), then
+// reads its resident set from /proc and its heap from /metrics.
+func (d *daemon) memory(ctx context.Context) (procMem, error) {
+	if _, err := d.scrape(ctx, "/debug/pprof/heap?gc=1"); err != nil {
+		return procMem{}, err
+	}
+	m, err := procMemory(d.cmd.Process.Pid)
+	if err != nil {
+		return m, err
+	}
+	metrics, err := d.scrape(ctx, "/metrics")
+	if err != nil {
+		return m, err
+	}
+	if m.heapMB = metricValue(metrics, "go_memstats_heap_inuse_bytes") / (1 << 20); m.heapMB <= 0 {
+		return m, errors.New("the daemon's /metrics has no go_memstats_heap_inuse_bytes")
+	}
+	return m, nil
+}
+
+// stateBucketName is the daemon's state.bucket default, which the
+// generated config keeps: its cooldowns live there, one key each.
+const stateBucketName = "roomwarden_state"
+
+// deleteStateBucket removes the state a previous run left.
+func deleteStateBucket(ctx context.Context, js jetstream.JetStream) error {
+	if err := js.DeleteKeyValue(ctx, stateBucketName); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return fmt.Errorf("delete state bucket: %w", err)
+	}
+	return nil
+}
+
+// stateBucket returns how many values the state bucket holds (its
+// history is 1: one per key) and their bytes. A dry run records no
+// locks, so its only keys are the cooldowns.
+func stateBucket(ctx context.Context, js jetstream.JetStream) (uint64, uint64, error) {
+	kv, err := js.KeyValue(ctx, stateBucketName)
+	if err != nil {
+		return 0, 0, fmt.Errorf("state bucket: %w", err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("state bucket: %w", err)
+	}
+	return st.Values(), st.Bytes(), nil
 }
 
 // publishMatching publishes n events, event i matching rule i mod nRules
@@ -183,8 +231,9 @@ func metricValue(body, series string) float64 {
 	return -1
 }
 
-// procMem is a process's resident set size now and at its peak, in MiB.
-type procMem struct{ rssMB, peakMB float64 }
+// procMem is a process's resident set size now and at its peak, and
+// its Go heap in use, in MiB.
+type procMem struct{ rssMB, peakMB, heapMB float64 }
 
 // procMemory reads VmRSS and VmHWM from /proc/<pid>/status.
 func procMemory(pid int) (procMem, error) {

@@ -8,8 +8,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/roomwarden/roomwarden/internal/benchtest"
 )
 
 // The daemon's defaults, which the generated config keeps.
@@ -50,23 +48,25 @@ func resetStream(ctx context.Context, js jetstream.JetStream) error {
 	return nil
 }
 
-// preload publishes n generated events (one in matchEvery matching one
-// of nRules rules) and waits for the stream to store them all.
-func preload(ctx context.Context, js jetstream.JetStream, n, nRules, matchEvery int) error {
-	g := benchtest.NewGenerator(nRules, matchEvery, 1)
+// preload publishes n events from g and waits for the stream to store
+// them all. It returns how many of them a rule acts on (Match).
+func preload(ctx context.Context, js jetstream.JetStream, n int, g eventSource) (matching int, err error) {
 	const window = 4000
 	for seq := range uint64(n) {
 		e := g.Next(seq, time.Now())
 		if _, err := js.PublishAsync(e.Subject, e.Data); err != nil {
-			return fmt.Errorf("publish event %d: %w", seq, err)
+			return matching, fmt.Errorf("publish event %d: %w", seq, err)
+		}
+		if e.Match {
+			matching++
 		}
 		if seq%window == window-1 {
 			if err := waitPublished(ctx, js); err != nil {
-				return err
+				return matching, err
 			}
 		}
 	}
-	return waitPublished(ctx, js)
+	return matching, waitPublished(ctx, js)
 }
 
 func waitPublished(ctx context.Context, js jetstream.JetStream) error {

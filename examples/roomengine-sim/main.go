@@ -3,8 +3,8 @@
 //
 //	ROOMWARDEN_SECRET_KEY=... go run ./examples/roomengine-sim \
 //	    -listen 127.0.0.1:9470 -sdkappid 1400000000 \
-//	    [-strict -rooms room-a,room-b] [-fail-code 100001 -fail-rate 0.05] \
-//	    [-latency 0] [-http502-rate 0]
+//	    [-rooms room-a,room-b -seats 16] [-admins administrator] [-lenient] \
+//	    [-fail-code 100001 -fail-rate 0.05] [-latency 0] [-http502-rate 0]
 //
 // Point roomwarden's roomengine.endpoint at http://127.0.0.1:9470 and
 // watch a room with GET /rooms/{id}/seats. See package sim for the API.
@@ -37,13 +37,13 @@ func main() {
 
 // options are the command-line flags.
 type options struct {
-	listen, secretEnv, secretFile, rooms, logFormat string
-	sdkappid                                        uint64
-	strict                                          bool
-	limit                                           int
-	failCode                                        int
-	failRate, http502Rate                           float64
-	latency                                         time.Duration
+	listen, secretEnv, secretFile, rooms, admins, logFormat string
+	sdkappid                                                uint64
+	lenient                                                 bool
+	limit, seats                                            int
+	failCode                                                int
+	failRate, http502Rate                                   float64
+	latency                                                 time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -54,8 +54,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.sdkappid, "sdkappid", 1400000000, "the app's SDKAppID")
 	fs.StringVar(&o.secretEnv, "secret-key-env", "ROOMWARDEN_SECRET_KEY", "environment variable holding the secret key")
 	fs.StringVar(&o.secretFile, "secret-key-file", "", "file holding the secret key (instead of -secret-key-env)")
-	fs.BoolVar(&o.strict, "strict", false, "answer 100004 for rooms not created first")
-	fs.StringVar(&o.rooms, "rooms", "", "comma-separated rooms to create at start (for -strict)")
+	fs.BoolVar(&o.lenient, "lenient", false, "accept what the real API refuses: any field case, unknown fields, any identifier, rooms never created, any Index")
+	fs.StringVar(&o.rooms, "rooms", "", "comma-separated rooms to create at start (more with POST /rooms/{id})")
+	fs.IntVar(&o.seats, "seats", sim.DefaultSeats, "seats of each room in -rooms")
+	fs.StringVar(&o.admins, "admins", sim.DefaultAdmin, "comma-separated App administrator identifiers allowed to call")
 	fs.IntVar(&o.limit, "limit", sim.DefaultLimit, "calls accepted per rolling second (60007 beyond)")
 	fs.IntVar(&o.failCode, "fail-code", sim.CodeInternal, "error code answered to a -fail-rate fraction of calls")
 	fs.Float64Var(&o.failRate, "fail-rate", 0, "fraction of calls answered with -fail-code")
@@ -102,14 +104,16 @@ func newSim(o options, log *slog.Logger) (*sim.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := sim.New(sim.Config{SecretKey: key, SDKAppID: o.sdkappid, Strict: o.strict, Limit: o.limit, Logger: log})
+	if o.seats < 0 {
+		return nil, fmt.Errorf("-seats %d: want a non-negative count", o.seats)
+	}
+	s, err := sim.New(sim.Config{SecretKey: key, SDKAppID: o.sdkappid, Admins: splitList(o.admins),
+		Lenient: o.lenient, Limit: o.limit, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range strings.Split(o.rooms, ",") {
-		if r = strings.TrimSpace(r); r != "" {
-			s.AddRoom(r, -1)
-		}
+	for _, r := range splitList(o.rooms) {
+		s.AddRoom(r, o.seats)
 	}
 	if o.http502Rate > 0 {
 		s.FailRate(o.http502Rate, sim.Fault{HTTPStatus: http.StatusBadGateway})
@@ -119,6 +123,17 @@ func newSim(o options, log *slog.Logger) (*sim.Server, error) {
 	}
 	s.SetLatency(o.latency)
 	return s, nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 func serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger, ready chan<- string) error {

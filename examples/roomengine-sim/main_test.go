@@ -26,7 +26,7 @@ func TestRunServesAndStops(t *testing.T) {
 	var logs bytes.Buffer
 	go func() {
 		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-secret-key-env", "RW_SIM_TEST_KEY",
-			"-strict", "-rooms", "room-a", "-log-format", "json"}, &logs, ready)
+			"-admins", "admin", "-rooms", "room-a", "-seats", "2", "-log-format", "json"}, &logs, ready)
 	}()
 	addr := <-ready
 	c, err := roomengine.New(roomengine.Config{Endpoint: "http://" + addr, SDKAppID: 1400000000, Identifier: "admin", SecretKey: []byte(key)})
@@ -40,7 +40,11 @@ func TestRunServesAndStops(t *testing.T) {
 	var ce *engine.CallError
 	_, err = c.LockSeat(t.Context(), engine.LockSeat{RoomID: "room-b", Index: 1, ForbidAudio: engine.True})
 	if !errors.As(err, &ce) || ce.Code != 100004 {
-		t.Errorf("lock_seat on an unknown room in -strict: %v, want 100004", err)
+		t.Errorf("lock_seat on a room not in -rooms: %v, want 100004", err)
+	}
+	_, err = c.LockSeat(t.Context(), engine.LockSeat{RoomID: "room-a", Index: 2, ForbidAudio: engine.True})
+	if !errors.As(err, &ce) || ce.Code != 100002 {
+		t.Errorf("lock_seat on seat 2 of a room with -seats 2: %v, want 100002", err)
 	}
 	resp, err := http.Get("http://" + addr + "/rooms/room-a/seats")
 	if err != nil {
@@ -77,6 +81,7 @@ func TestRunBadStart(t *testing.T) {
 		{"unknown flag", []string{"-nope"}, 2, "flag provided but not defined"},
 		{"no secret", []string{"-secret-key-env", "RW_SIM_TEST_UNSET_VAR"}, 1, "RW_SIM_TEST_UNSET_VAR is empty or unset"},
 		{"bad listen", []string{"-secret-key-file", keyFile, "-listen", "127.0.0.1:notaport"}, 1, "listen"},
+		{"negative seats", []string{"-secret-key-file", keyFile, "-seats", "-1"}, 1, "-seats -1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/roomwarden/roomwarden/engine/decode"
 	"github.com/roomwarden/roomwarden/rules"
 )
@@ -38,7 +40,10 @@ func checkEvents(t *testing.T, set *rules.Set, g *Generator) {
 		if err != nil {
 			t.Fatalf("decode %s: %v", e.Data, err)
 		}
-		ms := ev.Eval(set, &evs[0], at, nil)
+		ms, err := ev.Eval(set, &evs[0], at, nil, nil)
+		if err != nil {
+			t.Fatalf("eval %s: %v", e.Data, err)
+		}
 		want := 0
 		if e.Match {
 			want = 1
@@ -50,6 +55,60 @@ func checkEvents(t *testing.T, set *rules.Set, g *Generator) {
 	}
 	if matched != 50 {
 		t.Errorf("got %d matching events of 500, want 50", matched)
+	}
+}
+
+// TestMatchingEvents: Matching(seq, rule) matches that rule alone, in a
+// room of its own, and a rules file with a longer cooldown keeps the
+// same conditions.
+func TestMatchingEvents(t *testing.T) {
+	const n = 200
+	set, err := rules.Compile(rules.Source{Path: "bench.yaml", Data: RulesYAMLCooldown(n, time.Hour)})
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	g := NewGenerator(n, 0, 1)
+	ev := rules.NewEvaluator()
+	at := time.Unix(1_800_000_000, 0)
+	for seq := range uint64(3 * n) {
+		rule := int(seq*7) % n
+		e := g.Matching(seq, rule, at)
+		evs, err := decode.Events(e.Data, nil)
+		if err != nil || len(e.Data) != EventSize {
+			t.Fatalf("decode %s (%d bytes): %v", e.Data, len(e.Data), err)
+		}
+		if want := fmt.Sprintf("room-%d", seq); evs[0].RoomID != want {
+			t.Fatalf("event %d in room %s, want %s", seq, evs[0].RoomID, want)
+		}
+		ms, err := ev.Eval(set, &evs[0], at, nil, nil)
+		if err != nil {
+			t.Fatalf("eval %s: %v", e.Data, err)
+		}
+		if want := fmt.Sprintf("bench-%05d", rule); len(ms) != 1 || ms[0].Err != nil || ms[0].Rule.Name != want {
+			t.Fatalf("event %s: matches %v, want rule %s alone", e.Data, ms, want)
+		}
+	}
+}
+
+// TestRulesAreDistinct: no two generated rules have the same condition,
+// so none shares a compiled program with another (rules.Compile shares
+// one between identical expressions).
+func TestRulesAreDistinct(t *testing.T) {
+	const n = 1000
+	var doc struct {
+		Rules []struct {
+			When string `yaml:"when"`
+		} `yaml:"rules"`
+	}
+	if err := yaml.Unmarshal(RulesYAML(n), &doc); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range doc.Rules {
+		seen[r.When] = true
+	}
+	if len(doc.Rules) != n || len(seen) != n {
+		t.Errorf("%d rules with %d distinct conditions, want %d of each", len(doc.Rules), len(seen), n)
 	}
 }
 

@@ -46,13 +46,22 @@ func (g *Generator) Next(seq uint64, at time.Time) Event {
 		typ, seat = rule%NumTypes, rule/NumTypes
 		flagged, score, label = true, 0.95, "spam"
 	}
-	g.buf = appendEvent(g.buf[:0], seq, at, Type(typ), seat, flagged, score, label)
+	g.buf = appendEvent(g.buf[:0], seq, at, Type(typ), seq%100_000, seat, flagged, score, label)
 	return Event{Subject: "rooms.events." + Type(typ), Data: g.buf, Match: match}
+}
+
+// Matching returns event number seq, matching rule number rule (of a
+// set of more than rule rules) and no other, in a room of its own
+// (room-<seq>): so each such event starts a cooldown key of its own.
+func (g *Generator) Matching(seq uint64, rule int, at time.Time) Event {
+	typ := Type(rule)
+	g.buf = appendEvent(g.buf[:0], seq, at, typ, seq, rule/NumTypes, true, 0.95, "spam")
+	return Event{Subject: "rooms.events." + typ, Data: g.buf, Match: true}
 }
 
 // appendEvent writes one canonical event, padded to EventSize with an
 // attrs string.
-func appendEvent(b []byte, seq uint64, at time.Time, typ string, seat int,
+func appendEvent(b []byte, seq uint64, at time.Time, typ string, room uint64, seat int,
 	flagged bool, score float64, label string) []byte {
 	b = append(b, `{"id":"`...)
 	b = AppendID(b, seq, at)
@@ -61,7 +70,7 @@ func appendEvent(b []byte, seq uint64, at time.Time, typ string, seat int,
 	b = append(b, `","time":"`...)
 	b = at.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","room_id":"room-`...)
-	b = strconv.AppendUint(b, seq%100_000, 10)
+	b = strconv.AppendUint(b, room, 10)
 	b = append(b, `","user":{"id":"u-`...)
 	b = strconv.AppendUint(b, seq%1_000_003, 10)
 	b = append(b, `","flagged":`...)

@@ -115,14 +115,20 @@ func (d *Daemon) Get(path string) (int, string, error) {
 	return resp.StatusCode, string(body), err
 }
 
-// Metric reads one sample of /metrics (see MetricValue), or -1 if the
-// daemon does not answer or has no such series.
+// Metric reads one sample of /metrics (see MetricValue). A scrape that
+// fails, or a series the daemon does not expose, fails the test: a
+// reading of zero must mean zero.
 func (d *Daemon) Metric(series string) float64 {
-	_, body, err := d.Get("/metrics")
-	if err != nil {
-		return -1
+	d.t.Helper()
+	code, body, err := d.Get("/metrics")
+	if err != nil || code != http.StatusOK {
+		d.t.Fatalf("scrape /metrics: status %d, %v", code, err)
 	}
-	return MetricValue(body, series)
+	v := MetricValue(body, series)
+	if v == -1 {
+		d.t.Fatalf("/metrics has no series %s", series)
+	}
+	return v
 }
 
 // MetricValue returns the value of the first sample in a /metrics body

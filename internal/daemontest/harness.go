@@ -24,6 +24,15 @@ const (
 	SecretEnv = "ROOMWARDEN_DAEMONTEST_SECRET_KEY"
 )
 
+// The App administrators the simulator accepts: Admin is the daemon's
+// default roomengine.identifier; a test that runs two daemons one after
+// the other gives the second OtherAdmin, so that every call at the
+// simulator (sim.Call.Identifier) says which daemon made it.
+const (
+	Admin      = sim.DefaultAdmin
+	OtherAdmin = "administrator-2"
+)
+
 // Harness is one daemon under test with its simulator and files.
 type Harness struct {
 	T        testing.TB
@@ -40,8 +49,9 @@ type Harness struct {
 	done   chan error
 }
 
-// New prepares a daemon: rules (the example rules unless WithRules),
-// simulator, config. Change h.Config, then call Start.
+// New prepares a daemon: the example rules, a strict simulator (it
+// answers 100004 for rooms the test did not create with AddRooms), and
+// a config. Change h.Config, then call Start.
 func New(t testing.TB) *Harness {
 	t.Helper()
 	t.Setenv(SecretEnv, SecretKey)
@@ -52,7 +62,7 @@ func New(t testing.TB) *Harness {
 		t.Fatalf("copy example rules: %v", err)
 	}
 	s, err := sim.New(sim.Config{SecretKey: []byte(SecretKey), SDKAppID: AppID,
-		Logger: slog.New(slog.DiscardHandler)})
+		Admins: []string{Admin, OtherAdmin}, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("simulator: %v", err)
 	}
@@ -61,6 +71,14 @@ func New(t testing.TB) *Harness {
 	h.Sim, h.SimURL = s, srv.URL
 	h.Config = h.defaultConfig()
 	return h
+}
+
+// AddRooms creates rooms at the simulator, each with sim.DefaultSeats
+// seats.
+func (h *Harness) AddRooms(ids ...string) {
+	for _, id := range ids {
+		h.Sim.AddRoom(id, sim.DefaultSeats)
+	}
 }
 
 func (h *Harness) defaultConfig() *app.Config {

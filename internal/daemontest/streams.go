@@ -47,6 +47,30 @@ func StreamMessages(t testing.TB, js jetstream.JetStream, stream string) []*jets
 	return out
 }
 
+// ConsumerInfo reads the daemon's durable consumer (nats.durable on
+// nats.stream) from the server js is connected to.
+func (h *Harness) ConsumerInfo(js jetstream.JetStream) *jetstream.ConsumerInfo {
+	h.T.Helper()
+	return ConsumerInfo(h.T, js, h.Config.NATS.Stream, h.Config.NATS.Durable)
+}
+
+// ConsumerInfo reads a durable consumer's state: delivered, acked,
+// pending and redelivered messages.
+func ConsumerInfo(t testing.TB, js jetstream.JetStream, stream, durable string) *jetstream.ConsumerInfo {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := js.Consumer(ctx, stream, durable)
+	if err != nil {
+		t.Fatalf("consumer %s on %s: %v", durable, stream, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatalf("consumer %s on %s: info: %v", durable, stream, err)
+	}
+	return info
+}
+
 // WaitDeadLetters waits until the dead-letter stream holds at least n
 // messages and returns them.
 func (h *Harness) WaitDeadLetters(js jetstream.JetStream, n int, timeout time.Duration) []*jetstream.RawStreamMsg {

@@ -12,42 +12,50 @@ import (
 	"github.com/roomwarden/roomwarden/internal/daemontest"
 )
 
-// outage is how long the Room Engine refuses connections in fault 2.
-const outage = 10 * time.Second
-
 // TestRoomEngineUnreachable (fault 2) points the daemon at a port where
-// nothing listens for ten seconds, then starts the simulator there.
-// Actions whose retries span the outage succeed; those that exhaust
-// max_attempts first are dead-lettered to roomwarden.dlq. Every event
-// ends with exactly one terminal line; none vanish.
+// nothing listens, then starts the simulator there. The phases follow
+// what the daemon has done, not the clock: the early actions run out of
+// attempts during the outage and are dead-lettered to roomwarden.dlq;
+// the late ones have each failed at least once (counted by
+// roomwarden_executor_retries_total) when the simulator starts, and then
+// succeed after retrying (or, on a machine stalled for seconds, are
+// dead-lettered); those published after the recovery succeed. Every
+// event ends with exactly one terminal line; none vanish.
 func TestRoomEngineUnreachable(t *testing.T) {
 	h := daemontest.New(t)
 	port := daemontest.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	h.Config.RoomEngine.Endpoint = "http://" + addr
 	h.Config.Executor.MaxAttempts = 6
-	// At most 0.2+0.4+0.8+1+1 = 3.4 s of backoff: early actions exhaust
-	// their attempts well inside the outage.
+	// At most 0.2+0.4+0.8+1+1 = 3.4 s of backoff per action.
 	h.Config.Executor.BackoffInitial = app.Duration(200 * time.Millisecond)
 	h.Config.Executor.BackoffMax = app.Duration(time.Second)
+	early, late, recovered := ids("early-", 30), ids("late-", 30), ids("recovered-", 30)
+	all := append(append(append([]string{}, early...), late...), recovered...)
+	addRooms(h, all)
 	h.Start()
 	_, js := h.Conn()
 
 	start := time.Now()
-	early, late, recovered := ids("early-", 30), ids("late-", 30), ids("recovered-", 30)
 	publishAll(t, js, early)
-	time.Sleep(time.Until(start.Add(outage - 500*time.Millisecond)))
+	h.WaitFor(waitLong, "the early actions to be dead-lettered", func() bool {
+		return countOutcome(h.ActionLog(), engine.DeadLettered) == len(early)
+	})
+	retriesBefore := h.Metric("roomwarden_executor_retries_total")
 	publishAll(t, js, late)
-	time.Sleep(time.Until(start.Add(outage)))
+	h.WaitFor(waitLong, "every late action to fail once", func() bool {
+		return h.Metric("roomwarden_executor_retries_total") >= retriesBefore+float64(len(late))
+	})
+	outage := time.Since(start)
 	serveSimOn(t, h, addr)
 	publishAll(t, js, recovered)
 
-	all := append(append(append([]string{}, early...), late...), recovered...)
 	log := h.ActionLog()
 	h.WaitFor(waitLong, "an action log line for every event", func() bool {
 		log = h.ActionLog()
 		return haveAll(log, all)
 	})
+	log = waitSettled(t, h, js)
 	lines := byEvent(log)
 	for _, id := range all {
 		if n := len(lines[id]); n != 1 {
@@ -61,8 +69,8 @@ func TestRoomEngineUnreachable(t *testing.T) {
 	if dl := countOutcome(log, engine.DeadLettered); len(dlq) != dl {
 		t.Errorf("dead-letter stream holds %d actions, action log %d dead_lettered lines", len(dlq), dl)
 	}
-	t.Logf("RELIABILITY fault2: events=%d dead_lettered=%d succeeded=%d succeeded_after_retry=%d dlq_actions=%d sim_calls=%d",
-		len(all), countOutcome(log, engine.DeadLettered), countOutcome(log, engine.Succeeded),
+	t.Logf("RELIABILITY fault2: events=%d outage=%s dead_lettered=%d succeeded=%d succeeded_after_retry=%d dlq_actions=%d sim_calls=%d",
+		len(all), outage.Round(100*time.Millisecond), countOutcome(log, engine.DeadLettered), countOutcome(log, engine.Succeeded),
 		retriedSuccesses(log), len(dlq), len(h.Sim.Calls()))
 }
 
@@ -95,9 +103,10 @@ func checkEarly(t *testing.T, lines map[string][]engine.Outcome, early []string,
 	}
 }
 
-// checkLate: actions started just before the Room Engine came back
-// either succeeded after retries or were dead-lettered, and the stores
-// agree; at least one retried into success.
+// checkLate: actions that had failed at least once when the Room Engine
+// came back succeeded after retrying (with a call at the simulator) or,
+// if their attempts ran out first, were dead-lettered (and are in the
+// dead-letter stream); at least one retried into success.
 func checkLate(t *testing.T, lines map[string][]engine.Outcome, late []string, dlq []engine.Outcome, ok map[string]bool) {
 	t.Helper()
 	inDLQ := eventSet(dlq)
@@ -105,13 +114,11 @@ func checkLate(t *testing.T, lines map[string][]engine.Outcome, late []string, d
 	for _, id := range late {
 		for _, o := range lines[id] {
 			switch {
-			case o.Outcome == engine.Succeeded && ok[roomOf(id)]:
-				if o.Attempts > 1 {
-					retried++
-				}
+			case o.Outcome == engine.Succeeded && ok[roomOf(id)] && o.Attempts > 1:
+				retried++
 			case o.Outcome == engine.DeadLettered && inDLQ[id]:
 			default:
-				t.Errorf("event %s: %+v: want succeeded (and a call at the simulator) or dead_lettered (and in the dead-letter stream)", id, o)
+				t.Errorf("event %s: %+v: want succeeded after a retry (and a call at the simulator) or dead_lettered (and in the dead-letter stream)", id, o)
 			}
 		}
 	}

@@ -20,11 +20,13 @@ import (
 	"github.com/roomwarden/roomwarden/engine"
 	"github.com/roomwarden/roomwarden/engine/executor"
 	"github.com/roomwarden/roomwarden/engine/intake"
+	"github.com/roomwarden/roomwarden/engine/replicas"
 	"github.com/roomwarden/roomwarden/engine/state/jsstate"
 	"github.com/roomwarden/roomwarden/internal/promreg"
 	"github.com/roomwarden/roomwarden/internal/wait"
 	"github.com/roomwarden/roomwarden/rules"
 	"github.com/roomwarden/roomwarden/sinks/actionlog"
+	"github.com/roomwarden/roomwarden/sinks/live"
 	"github.com/roomwarden/roomwarden/sinks/natspub"
 	"github.com/roomwarden/roomwarden/sinks/roomengine"
 )
@@ -49,17 +51,26 @@ type App struct {
 	embedded *Embedded
 	nc       *nats.Conn
 	watcher  *rules.Watcher
-	sink     *roomengine.Client
-	store    *jsstate.Store
-	undoer   *engine.Undoer
-	exec     *executor.Executor
-	intake   *intake.Intake
-	alog     *actionlog.Log
-	actions  *natspub.Actions
-	pipeline *engine.Pipeline
+	shadow   *rules.Watcher // rules.shadow_dir; nil: none
+
+	shadowMu    sync.Mutex
+	shadowLast  rules.ReloadResult
+	sink        *roomengine.Client
+	store       *jsstate.Store
+	shadowStore *jsstate.Store // the shadow rules' own state; nil: none
+	undoer      *engine.Undoer
+	tripped     *prometheus.GaugeVec
+	exec        *executor.Executor
+	replicas    *replicas.Membership // this daemon's heartbeat and rate share (replicas.go)
+	intake      *intake.Intake
+	alog        *actionlog.Log
+	actions     *natspub.Actions
+	pipeline    *engine.Pipeline
 
 	httpLn  net.Listener
 	httpSrv *http.Server
+	console *console       // the console's handlers (console.go)
+	live    *live.Recorder // the latest outcomes, for the console's live stream
 
 	closeOnce sync.Once
 }
@@ -106,7 +117,22 @@ func (a *App) openRules() error {
 	}
 	a.watcher = w
 	a.health.reloaded(rules.ReloadResult{Time: time.Now(), Hash: w.Current().Hash(), Rules: w.Current().Len(), Changed: true})
+	if a.cfg.Rules.ShadowDir == "" {
+		return nil
+	}
+	a.shadow, err = rules.NewWatcher(rules.WatcherConfig{Dir: a.cfg.Rules.ShadowDir, OnReload: a.shadowReloaded,
+		Logger: a.log.With("shadow", true)})
+	if err != nil {
+		return fmt.Errorf("shadow rules: %w", err)
+	}
 	return nil
+}
+
+// shadowReloaded keeps the shadow rules' last reload for /readyz.
+func (a *App) shadowReloaded(r rules.ReloadResult) {
+	a.shadowMu.Lock()
+	defer a.shadowMu.Unlock()
+	a.shadowLast = r
 }
 
 func (a *App) openActionLog() error {
@@ -164,14 +190,24 @@ func (a *App) openEngine() error {
 	if a.exec, err = executor.New(ec); err != nil {
 		return err
 	}
+	if err := a.openReplicas(ctx, js); err != nil {
+		return err
+	}
 	if err := a.openState(ctx, js); err != nil {
 		return err
 	}
-	rec := fanout{a.alog, a.actions}
-	a.pipeline, err = engine.NewPipeline(engine.PipelineConfig{Rules: a.watcher, Store: a.store, Executor: a.exec,
+	rec := fanout{a.alog, a.actions, a.live}
+	pc := engine.PipelineConfig{Rules: a.watcher, Store: a.store, Executor: a.exec,
 		Recorder: rec, DeadLetters: dlq, DryRun: a.cfg.DryRun, Identifier: a.cfg.RoomEngine.Identifier,
-		OverrideHold: a.cfg.Overrides.Hold.Duration(), Logger: a.log, Registerer: a.reg})
+		OverrideHold: a.cfg.Overrides.Hold.Duration(), Logger: a.log, Registerer: a.reg}
+	if a.shadow != nil {
+		pc.Shadow, pc.ShadowStore = a.shadow, a.shadowStore
+	}
+	a.pipeline, err = engine.NewPipeline(pc)
 	if err != nil {
+		return err
+	}
+	if a.tripped, err = newTrippedGauge(a.reg); err != nil {
 		return err
 	}
 	a.undoer, err = engine.NewUndoer(engine.UndoerConfig{Seats: a.store, Executor: a.exec, Recorder: rec,
@@ -197,6 +233,17 @@ func (a *App) openState(ctx context.Context, js jetstream.JetStream) error {
 		return fmt.Errorf("state: %w", err)
 	}
 	a.store = st
+	if a.shadow == nil {
+		return nil
+	}
+	// The shadow rules' cooldowns, windows and budgets: a bucket of their
+	// own (they never lock a seat, so they share the undo stream unused).
+	sh, err := jsstate.Open(ctx, jsstate.Config{JetStream: js, Bucket: a.cfg.State.Bucket + "_shadow",
+		UndoStream: a.cfg.State.UndoStream, Replicas: a.cfg.State.Replicas, Logger: a.log})
+	if err != nil {
+		return fmt.Errorf("shadow state: %w", err)
+	}
+	a.shadowStore = sh
 	return nil
 }
 
@@ -237,10 +284,19 @@ func (a *App) Run(ctx context.Context) error {
 	undoCtx, stopUndos := context.WithCancel(context.Background())
 	defer stopUndos()
 	wg.Go(func() { a.runUndos(undoCtx) })
+	wg.Go(func() { a.runTripped(undoCtx) })
+	leaveReplicas := a.runReplicas()
 	wg.Go(a.serveHTTP)
 	wg.Go(func() { _ = a.watcher.Run(ctx) })
-	a.log.Info("roomwarden running", "nats", a.nc.ConnectedUrlRedacted(), "rules", a.watcher.Current().Len(),
-		"http", a.HTTPAddr(), "dry_run", a.cfg.DryRun)
+	if a.shadow != nil {
+		wg.Go(func() { _ = a.shadow.Run(ctx) })
+	}
+	attrs := []any{"nats", a.nc.ConnectedUrlRedacted(), "rules", a.watcher.Current().Len(),
+		"http", a.HTTPAddr(), "dry_run", a.cfg.DryRun}
+	if a.shadow != nil {
+		attrs = append(attrs, "shadow_rules", a.shadow.Current().Len())
+	}
+	a.log.Info("roomwarden running", attrs...)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -254,6 +310,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	stopUndos() // an undo still waiting for its outcome stays due: the next daemon runs it
 	_ = a.exec.Stop(stopCtx)
+	leaveReplicas() // after the executor's last call
 	a.shutdownHTTP()
 	wg.Wait()
 	a.log.Info("roomwarden stopped")
@@ -310,6 +367,9 @@ func (a *App) Close() error {
 		if a.store != nil {
 			errs = append(errs, a.store.Close())
 		}
+		if a.shadowStore != nil {
+			errs = append(errs, a.shadowStore.Close())
+		}
 		if a.nc != nil {
 			if err := a.nc.Drain(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 				errs = append(errs, err)
@@ -334,10 +394,12 @@ func (a *App) waitClosed() {
 	}
 }
 
-// fanout records an outcome in the action log file, then best-effort on NATS.
+// fanout records an outcome in the action log file, then best-effort on
+// NATS and in the console's live view (which never blocks or fails).
 type fanout struct {
 	file *actionlog.Log
 	nats *natspub.Actions
+	live *live.Recorder
 }
 
 func (f fanout) Record(o engine.Outcome) error {
@@ -345,5 +407,13 @@ func (f fanout) Record(o engine.Outcome) error {
 		return err
 	}
 	_ = f.nats.Record(o)
+	_ = f.live.Record(o)
 	return nil
+}
+
+// lastShadowReload returns the shadow rules' last reload (zero: none).
+func (a *App) lastShadowReload() rules.ReloadResult {
+	a.shadowMu.Lock()
+	defer a.shadowMu.Unlock()
+	return a.shadowLast
 }

@@ -30,6 +30,7 @@ import (
 // act on, counted, and the stream moves on to the good event after them.
 func TestBadInputDeadLettered(t *testing.T) {
 	h := daemontest.New(t)
+	h.AddRooms("r", "room-good")
 	h.Start()
 	_, js := h.Conn()
 	tests := []struct {
@@ -136,6 +137,7 @@ func TestBadInputExpressions(t *testing.T) {
 	mustDo(t, os.RemoveAll(h.RulesDir))
 	mustDo(t, os.Mkdir(h.RulesDir, 0o755))
 	writeFile(t, filepath.Join(h.RulesDir, "abuse.yaml"), abuseRules)
+	h.AddRooms("room-abused", "room-after-huge")
 	h.Start()
 	_, js := h.Conn()
 

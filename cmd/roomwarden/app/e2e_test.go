@@ -27,6 +27,7 @@ func flaggedJoin(id, room string) []byte {
 // metrics.
 func TestEndToEnd(t *testing.T) {
 	h := daemontest.New(t)
+	h.AddRooms("room-a", "room-flaky", "room-b")
 	h.Sim.FailRoom("room-flaky", 2, sim.Fault{Code: 100001})
 	h.Start()
 	_, js := h.Conn()
@@ -89,9 +90,12 @@ func TestRestartRedeliversUnacked(t *testing.T) {
 	h.Config.NATS.Consumer.AckWait = app.Duration(2 * time.Second)
 	h.Config.NATS.Consumer.BackOff = nil
 	h.Sim.FailRate(1, sim.Fault{HTTPStatus: 502})
+	const n = 5
+	for i := range n {
+		h.AddRooms(fmt.Sprintf("room-%d", i))
+	}
 	h.Start()
 	_, js := h.Conn()
-	const n = 5
 	for i := range n {
 		h.Publish(js, "rooms.events.member.enter", flaggedJoin(fmt.Sprintf("r%d", i), fmt.Sprintf("room-%d", i)))
 	}
@@ -123,6 +127,7 @@ func TestRestartRedeliversUnacked(t *testing.T) {
 // /-/reload, then breaks them and checks the old set keeps running.
 func TestReload(t *testing.T) {
 	h := daemontest.New(t)
+	h.AddRooms("r7", "r8")
 	h.Start()
 	_, js := h.Conn()
 	_, before := h.Get("/rules")
@@ -164,9 +169,14 @@ func TestReload(t *testing.T) {
 }
 
 // TestShutdownDrains stops the daemon while an action waits on a slow
-// Room Engine; Run returns nil and the finished action was acked.
+// Room Engine: Run returns nil, the action's outcome is on file, and its
+// event was acknowledged before the daemon exited. An event left
+// unacknowledged would come back only after ack_wait (30 s), so the test
+// reads the consumer's state from the restarted daemon's store instead
+// of waiting for a redelivery: one message delivered, once, and acked.
 func TestShutdownDrains(t *testing.T) {
 	h := daemontest.New(t)
+	h.AddRooms("room-slow")
 	h.Sim.SetLatency(300 * time.Millisecond)
 	h.Start()
 	_, js := h.Conn()
@@ -178,10 +188,58 @@ func TestShutdownDrains(t *testing.T) {
 	if got := h.ActionLog(); len(got) != 1 || got[0].Outcome != engine.Succeeded {
 		t.Fatalf("action log after drain = %+v, want the in-flight action succeeded", got)
 	}
-	h.Start() // the same store: nothing should be redelivered
-	time.Sleep(500 * time.Millisecond)
+	// The same store. The restarted executor holds its first call for a
+	// second, so an event given back at shutdown would still be pending
+	// here, and one whose ack was dropped stays pending for ack_wait.
+	h.Start()
+	_, js = h.Conn()
+	info := h.ConsumerInfo(js)
+	if info.Delivered.Stream != 1 || info.AckFloor.Stream != 1 || info.NumAckPending != 0 ||
+		info.NumRedelivered != 0 || info.NumPending != 0 {
+		t.Errorf("consumer after restart: delivered stream seq %d, ack floor %d, %d waiting for an ack, %d redelivered, %d pending; "+
+			"want 1, 1, 0, 0, 0 (the event acked before exit)", info.Delivered.Stream, info.AckFloor.Stream,
+			info.NumAckPending, info.NumRedelivered, info.NumPending)
+	}
 	if n := len(h.Sim.Calls()); n != 1 {
-		t.Errorf("after restart the simulator saw %d calls, want 1 (the event was acked before exit)", n)
+		t.Errorf("after restart the simulator saw %d calls, want 1", n)
+	}
+}
+
+// TestRoomEngineRefusals: the Room Engine refuses a call for a room that
+// does not exist (100004), for a room without seats (100211) and for a
+// seat the room does not have (100002). Each is permanent: the action
+// log says failed with the code after one attempt, and the simulator saw
+// one call for the room, not a retry.
+func TestRoomEngineRefusals(t *testing.T) {
+	h := daemontest.New(t)
+	h.Sim.AddRoom("room-no-seats", 0)
+	h.Sim.AddRoom("room-two-seats", 2) // the rule locks seat 2: indexes 0 and 1 exist
+	h.Start()
+	_, js := h.Conn()
+	want := map[string]int{"room-missing": 100004, "room-no-seats": 100211, "room-two-seats": 100002}
+	var ids []string
+	for room := range want {
+		h.Publish(js, "rooms.events.member.enter", flaggedJoin("ev-"+room, room))
+		ids = append(ids, "ev-"+room)
+	}
+	got := waitEvents(t, h, ids...)
+	for room, code := range want {
+		t.Run(room, func(t *testing.T) {
+			o := got["ev-"+room]
+			if o.Outcome != engine.Failed || o.ErrorCode != code || o.Attempts != 1 || o.RequestID == "" {
+				t.Errorf("outcome %s, error_code %d, attempts %d, request_id %q; want failed, %d, 1 and the request id",
+					o.Outcome, o.ErrorCode, o.Attempts, o.RequestID, code)
+			}
+			if n := roomCalls(h, room); n != 1 {
+				t.Errorf("simulator saw %d calls for %s, want 1 (no retry)", n, room)
+			}
+		})
+	}
+	if n := len(h.ActionLog()); n != len(want) {
+		t.Errorf("action log has %d lines, want %d", n, len(want))
+	}
+	if v := h.Metric("roomwarden_executor_retries_total"); v != 0 {
+		t.Errorf("roomwarden_executor_retries_total = %v, want 0", v)
 	}
 }
 

@@ -66,6 +66,7 @@ func TestFaultActionLogUnwritable(t *testing.T) {
 			// Without consumer backoff a Nak's delay (5s) is the redelivery
 			// delay; with it, JetStream waits backoff[n] - backoff[0] more.
 			h.Config.NATS.Consumer.BackOff = nil
+			h.AddRooms("room-before", "room-during", "room-after")
 			h.Start()
 			_, js := h.Conn()
 			h.Publish(js, "rooms.events.member.enter", flaggedJoin("before", "room-before"))
@@ -164,6 +165,7 @@ func TestFaultRulesDirBroken(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := daemontest.New(t)
+			h.AddRooms("room-old", "room-new")
 			h.Start()
 			_, js := h.Conn()
 			good := filepath.Join(h.Dir, "rules-good")

@@ -42,17 +42,21 @@ func (a *App) openHTTP() error {
 	mux.Handle("GET /readyz", writeDeadline(http.HandlerFunc(a.handleReady)))
 	mux.Handle("GET /rules", writeDeadline(http.HandlerFunc(a.handleRules)))
 	mux.Handle("POST /-/reload", writeDeadline(a.requireToken(a.handleReload)))
+	mux.Handle("POST /rules/{name}/reset", writeDeadline(a.requireToken(a.handleReset)))
+	mux.Handle("POST /explain", writeDeadline(http.HandlerFunc(a.handleExplain)))
 	if a.cfg.HTTP.Pprof {
 		a.mountPprof(mux)
 	}
+	host, _, _ := net.SplitHostPort(a.cfg.HTTP.Listen)
 	a.httpSrv = &http.Server{
-		Handler:           mux,
+		Handler:           guard(host, mux),
 		ReadHeaderTimeout: httpReadHeaderTimeout,
 		ReadTimeout:       httpReadTimeout,
 		IdleTimeout:       a.cfg.HTTP.IdleTimeout.Duration(),
 		MaxHeaderBytes:    httpMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.log.With("component", "http").Handler(), slog.LevelWarn),
 	}
+	a.mountConsole(mux)
 	return nil
 }
 
@@ -105,6 +109,9 @@ func (a *App) readiness() []string {
 	if err := a.store.Ready(); err != nil {
 		bad = append(bad, "state: "+err.Error())
 	}
+	if r := a.lastShadowReload(); r.Err != nil {
+		bad = append(bad, fmt.Sprintf("shadow rules: last reload failed %s ago (previous shadow rules still running): %v", since(r.Time), r.Err))
+	}
 	return bad
 }
 
@@ -151,6 +158,9 @@ func viewRules(s *rules.Set) rulesView {
 func (a *App) handleReload(w http.ResponseWriter, _ *http.Request) {
 	r := a.Reload()
 	body := map[string]any{"hash": r.Hash, "rules": r.Rules, "changed": r.Changed}
+	if r.Pending != "" {
+		body["pending"] = r.Pending
+	}
 	if r.Err != nil {
 		body["error"] = r.Err.Error()
 		writeJSON(w, http.StatusUnprocessableEntity, body)

@@ -43,7 +43,7 @@ func TestOpsEndpointBoundsConnections(t *testing.T) {
 		}
 		conns = append(conns, c)
 		// A request, then silence: the connection stays open, idle.
-		c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+		c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
 	}
 	// Count the answers within a moment shorter than the idle timeout:
 	// only the accepted connections get one.

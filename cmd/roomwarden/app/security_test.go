@@ -82,8 +82,8 @@ func TestSecurityNoSecretInOutputs(t *testing.T) {
 	h.Config.RoomEngine.Endpoint = front.URL
 	h.Config.Executor.MaxAttempts = 3
 	writeFile(t, filepath.Join(h.RulesDir, "dryrun.yaml"), dryRunRule)
+	h.AddRooms("room-ok", "room-retry", "room-dead") // room-fail does not exist: 100004
 	h.Sim.FailRoom("room-retry", 2, sim.Fault{Code: 100001})
-	h.Sim.FailRoom("room-fail", 1, sim.Fault{Code: 100004})
 	h.Sim.FailRoom("room-dead", 100, sim.Fault{HTTPStatus: 502})
 	h.Start()
 	nc, js := h.Conn()
@@ -297,6 +297,7 @@ func TestSecurityNATSAuth(t *testing.T) {
 				checkRefused(t, h.Config)
 				return
 			}
+			h.AddRooms("room-secure")
 			h.Start()
 			js := natstest.JetStream(t, natstest.Connect(t, s, tc.client...))
 			h.Publish(js, "rooms.events.member.enter", flaggedJoin("secure", "room-secure"))
@@ -350,6 +351,7 @@ func TestSecuritySecretKeyFileMode(t *testing.T) {
 			mustDo(t, os.Chmod(path, tc.mode))
 			h.Config.RoomEngine.SecretKeyEnv = ""
 			h.Config.RoomEngine.SecretKeyFile = path
+			h.AddRooms("room-keyed")
 			h.Start()
 			_, js := h.Conn()
 			h.Publish(js, "rooms.events.member.enter", flaggedJoin("keyed", "room-keyed"))

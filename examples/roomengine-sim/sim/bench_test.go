@@ -17,6 +17,7 @@ func BenchmarkSimLockSeat(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	s.AddRoom("room-test", DefaultSeats)
 	ts := httptest.NewServer(s)
 	defer ts.Close()
 	c, err := roomengine.New(roomengine.Config{Endpoint: ts.URL, SDKAppID: testApp, Identifier: testAdmin, SecretKey: []byte(testKey)})

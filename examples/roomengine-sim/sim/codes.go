@@ -14,8 +14,8 @@ const (
 	CodeUserSigIdentifier = 70013  // usersig issued to another identifier
 	CodeUserSigAppID      = 70014  // usersig issued for another sdkappid
 	CodeInternal          = 100001 // used by fault injection
-	CodeBadParameter      = 100002 // bad RoomId or Index
-	CodeRoomNotFound      = 100004 // unknown room in strict mode
+	CodeBadParameter      = 100002 // bad body: a field, its type, or an Index the room lacks
+	CodeRoomNotFound      = 100004 // a room never created, or removed
 	CodeSeatsNotSupported = 100211 // the room has no seats
 )
 

@@ -10,6 +10,11 @@ import (
 const (
 	DefaultLimit    = 200 // calls per rolling second, the API's maximum
 	DefaultMaxCalls = 100_000
+	// DefaultAdmin is the App administrator a strict simulator accepts
+	// when Config.Admins is empty: the daemon's default identifier.
+	DefaultAdmin = "administrator"
+	// DefaultSeats is the seat count of a room created without one.
+	DefaultSeats = 16
 )
 
 // Config configures a Server.
@@ -18,12 +23,17 @@ type Config struct {
 	// them.
 	SecretKey []byte
 	SDKAppID  uint64
-	// Admins, if set, are the identifiers allowed to call (60010 for
-	// others). Empty allows any identifier with a valid UserSig.
+	// Admins are the App administrator identifiers allowed to call
+	// (60010 for others). Empty means DefaultAdmin alone.
 	Admins []string
-	// Strict answers 100004 for rooms not created with AddRoom or
-	// POST /rooms/{id}. Otherwise rooms appear on first use.
-	Strict bool
+	// Lenient accepts what the real API refuses, for load runs that only
+	// need answers: body field names in any case, unknown and repeated
+	// fields, any identifier with a valid UserSig, and rooms that appear
+	// on first use with any seat index. The zero value is strict, like the
+	// real API: exact field names, administrators only, and rooms created
+	// first (AddRoom or POST /rooms/{id}) whose seats bound Index
+	// (100004, 100211 and 100002 otherwise).
+	Lenient bool
 	// Limit is the most calls accepted in any rolling second; beyond it
 	// the answer is 60007. Zero means DefaultLimit, negative no limit.
 	Limit int
@@ -48,6 +58,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Limit == 0 {
 		c.Limit = DefaultLimit
+	}
+	if len(c.Admins) == 0 {
+		c.Admins = []string{DefaultAdmin}
 	}
 	if c.MaxCalls <= 0 {
 		c.MaxCalls = DefaultMaxCalls

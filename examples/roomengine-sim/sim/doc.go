@@ -2,10 +2,14 @@
 // answers v4/room_engine_http_mic/lock_seat with the real API's semantics,
 // so demos and tests can exercise roomwarden end to end on loopback.
 //
-// It checks what the real service checks (method, query parameters, the
-// administrator UserSig, the JSON body), keeps seat state per room and
-// index, allows at most Limit accepted calls in any rolling second (60007
-// beyond), answers 100004 for unknown rooms in strict mode, and injects
+// By default it is as strict as the real service: it checks the method,
+// the query parameters, the UserSig of a configured App administrator
+// (60010 for anyone else), and a JSON body with exactly the API's field
+// names (case-sensitive, no unknown or repeated fields: 100002); a room
+// must have been created first (100004) and have seats (100211), and
+// Index must be one of them (100002). Config.Lenient relaxes all of that
+// for load runs. It keeps seat state per room and index, allows at most
+// Limit accepted calls in any rolling second (60007 beyond), and injects
 // faults on demand: error codes, HTTP 502, added latency, flaky rooms.
 // Every call is kept in a record that tests read with Calls and
 // MaxInWindow, and logged as one line, never with its usersig.
@@ -14,6 +18,9 @@
 //
 //	POST   /v4/room_engine_http_mic/lock_seat   the API
 //	GET    /rooms/{id}/seats                    a room's seat state as JSON
-//	POST   /rooms/{id}[?seats=N]                create a room (strict mode)
+//	POST   /rooms/{id}[?seats=N]                create a room (DefaultSeats seats)
 //	DELETE /rooms/{id}                          destroy a room
+//	POST   /rooms/{id}/faults?calls=N[&code=C|&http_status=S]
+//	                                            fail the room's next N calls (FailRoom;
+//	                                            default code 100001)
 package sim

@@ -1,6 +1,13 @@
 package sim
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
 
 // Fault is an injected misbehaviour. Code answers that ErrorCode (HTTP
 // 200); HTTPStatus answers that status with an HTML body instead; Delay
@@ -94,4 +101,46 @@ func (s *Server) pickFault(room string) (Fault, bool) {
 		}
 	}
 	return Fault{}, false
+}
+
+// handleFailRoom makes a room flaky over HTTP, as FailRoom does, for a
+// simulator running as its own process: POST
+// /rooms/{id}/faults?calls=N answers the room's next N calls with
+// ErrorCode 100001, or with &code=C that code, or with &http_status=S
+// that HTTP status instead. It replaces the room's earlier fault.
+func (s *Server) handleFailRoom(w http.ResponseWriter, r *http.Request) {
+	f, n, err := parseRoomFault(r.URL.Query())
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	id := r.PathValue("id")
+	s.FailRoom(id, n, f)
+	writeJSON(w, http.StatusOK, map[string]any{"RoomId": id, "Calls": n, "Code": f.Code, "HTTPStatus": f.HTTPStatus})
+}
+
+// parseRoomFault reads the query of POST /rooms/{id}/faults.
+func parseRoomFault(q url.Values) (Fault, int, error) {
+	num := func(key string, lo, hi int) (int, error) {
+		n, err := strconv.Atoi(q.Get(key))
+		if err != nil || n < lo || n > hi {
+			return 0, fmt.Errorf("%s must be an integer from %d to %d, got %q", key, lo, hi, q.Get(key))
+		}
+		return n, nil
+	}
+	n, err := num("calls", 1, 1_000_000)
+	if err != nil {
+		return Fault{}, 0, err
+	}
+	switch code, status := q.Has("code"), q.Has("http_status"); {
+	case code && status:
+		return Fault{}, 0, errors.New("give code or http_status, not both")
+	case status:
+		s, err := num("http_status", 400, 599)
+		return Fault{HTTPStatus: s}, n, err
+	case code:
+		c, err := num("code", 1, 1<<31-1)
+		return Fault{Code: c}, n, err
+	}
+	return Fault{Code: CodeInternal}, n, nil
 }

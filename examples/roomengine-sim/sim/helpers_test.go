@@ -23,7 +23,8 @@ import (
 const (
 	testKey   = "sim-test-secret-key-0123456789abcdef"
 	testApp   = 1400000000
-	testAdmin = "administrator"
+	testAdmin = DefaultAdmin
+	testRoom  = "r" // created by newFixture with DefaultSeats seats
 )
 
 // fakeClock is a settable clock, safe for concurrent use.
@@ -32,7 +33,8 @@ type fakeClock = fakeclock.Clock
 // syncBuffer collects log output from concurrent writers.
 type syncBuffer = syncbuf.Buffer
 
-// fixture is a simulator behind an httptest server.
+// fixture is a simulator behind an httptest server, with testRoom
+// created.
 type fixture struct {
 	sim   *Server
 	ts    *httptest.Server
@@ -57,6 +59,7 @@ func newFixture(t *testing.T, edit ...func(*Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.AddRoom(testRoom, DefaultSeats)
 	f.sim = s
 	f.ts = httptest.NewServer(s)
 	t.Cleanup(f.ts.Close)

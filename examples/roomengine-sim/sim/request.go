@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -63,22 +65,29 @@ func (s *Server) checkUserSig(sig, identifier string, now time.Time) verdict {
 		return fail(CodeUserSigIdentifier, "identifier does not match the usersig")
 	case app != s.cfg.SDKAppID:
 		return fail(CodeUserSigAppID, "sdkappid does not match the usersig")
-	case len(s.cfg.Admins) > 0 && !slices.Contains(s.cfg.Admins, identifier):
+	case !s.cfg.Lenient && !slices.Contains(s.cfg.Admins, identifier):
 		return fail(CodeAdminRequired, "identifier is not an app administrator")
 	}
 	return verdict{}
 }
 
-// parseBody decodes and checks the body, filling c's params.
-func parseBody(raw []byte, c *Call) verdict {
-	var b lockBody
-	var syntax *json.SyntaxError
-	err := json.Unmarshal(raw, &b)
-	switch {
-	case errors.As(err, &syntax) || (err != nil && len(raw) == 0):
+// parseBody decodes and checks the body, filling c's params. A strict
+// simulator reads the body as the real API does (see strictBody); a
+// lenient one with encoding/json, which matches field names in any case
+// and ignores unknown and repeated ones.
+func parseBody(raw []byte, c *Call, lenient bool) verdict {
+	if !json.Valid(raw) {
 		return fail(CodeBadJSON, "body is not JSON")
-	case err != nil:
-		return fail(CodeBadParameter, "invalid parameter: "+err.Error())
+	}
+	var b lockBody
+	if lenient {
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return fail(CodeBadParameter, "invalid parameter: "+err.Error())
+		}
+	} else if v := strictBody(raw, &b); v.failed() {
+		return v
+	}
+	switch {
 	case b.RoomID == nil || *b.RoomID == "":
 		return fail(CodeBadParameter, "RoomId is required")
 	case b.Index == nil:
@@ -89,6 +98,41 @@ func parseBody(raw []byte, c *Call) verdict {
 	c.ForbidTaken, c.ForbidVideo, c.ForbidAudio = flag(b.ForbidTaken), flag(b.ForbidVideo), flag(b.ForbidAudio)
 	if c.Index < 0 {
 		return fail(CodeBadParameter, "Index must not be negative")
+	}
+	return verdict{}
+}
+
+// strictBody decodes raw, valid JSON, into b the way the real API reads
+// its parameters: a JSON object whose field names are exactly RoomId,
+// Index, ForbidTaken, ForbidVideo and ForbidAudio, each at most once,
+// with values of their types. Anything else is 100002.
+func strictBody(raw []byte, b *lockBody) verdict {
+	fields := map[string]any{
+		"RoomId": &b.RoomID, "Index": &b.Index,
+		"ForbidTaken": &b.ForbidTaken, "ForbidVideo": &b.ForbidVideo, "ForbidAudio": &b.ForbidAudio,
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, _ := dec.Token(); tok != json.Delim('{') {
+		return fail(CodeBadParameter, "invalid parameter: the body must be a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return fail(CodeBadParameter, "invalid parameter: "+err.Error())
+		}
+		name, _ := tok.(string)
+		dst, known := fields[name]
+		switch {
+		case !known:
+			return fail(CodeBadParameter, fmt.Sprintf("invalid parameter: unknown field %q", name))
+		case seen[name]:
+			return fail(CodeBadParameter, fmt.Sprintf("invalid parameter: field %q given twice", name))
+		}
+		seen[name] = true
+		if err := dec.Decode(dst); err != nil {
+			return fail(CodeBadParameter, fmt.Sprintf("invalid parameter: %s: %v", name, err))
+		}
 	}
 	return verdict{}
 }

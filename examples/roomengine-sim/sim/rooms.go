@@ -2,6 +2,7 @@ package sim
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -18,16 +19,23 @@ type Seat struct {
 	IsAudioDisabled bool `json:"IsAudioDisabled"`
 }
 
-// room is one room's seats. seats < 0 means any index is valid.
+// room is one room's seats: indexes 0 to seats-1, or any index for a
+// room a lenient simulator created on first use (anySeat).
 type room struct {
 	seats int
 	state map[int]*Seat
 }
 
+// anySeat is the seat count of a room that accepts any index.
+const anySeat = -1
+
 // AddRoom creates (or resets) a room with seats seats: indexes 0 to
-// seats-1 are valid, 0 means the room has no seats (100211), negative
-// means any index is valid.
+// seats-1 are valid (100002 beyond); 0 means the room has no seats
+// (100211). A negative count panics.
 func (s *Server) AddRoom(id string, seats int) {
+	if seats < 0 {
+		panic(fmt.Sprintf("sim: room %q with %d seats", id, seats))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rooms[id] = &room{seats: seats, state: map[int]*Seat{}}
@@ -88,11 +96,11 @@ func (s *Server) handleSeats(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAddRoom(w http.ResponseWriter, r *http.Request) {
-	seats := -1
+	seats := DefaultSeats
 	if v := r.URL.Query().Get("seats"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "seats must be an integer"})
+		if err != nil || n < 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "seats must be a non-negative integer"})
 			return
 		}
 		seats = n

@@ -55,6 +55,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /rooms/{id}/seats", s.handleSeats)
 	s.mux.HandleFunc("POST /rooms/{id}", s.handleAddRoom)
 	s.mux.HandleFunc("DELETE /rooms/{id}", s.handleRemoveRoom)
+	s.mux.HandleFunc("POST /rooms/{id}/faults", s.handleFailRoom)
 	return s, nil
 }
 
@@ -106,7 +107,7 @@ func (s *Server) evaluate(c *Call, method string, q url.Values, raw []byte) verd
 	if v := s.checkUserSig(q.Get("usersig"), ident, c.Time); v.failed() {
 		return v
 	}
-	if v := parseBody(raw, c); v.failed() {
+	if v := parseBody(raw, c, s.cfg.Lenient); v.failed() {
 		return v
 	}
 	if f, ok := s.pickFault(c.RoomID); ok {
@@ -126,16 +127,16 @@ func (s *Server) evaluate(c *Call, method string, q url.Values, raw []byte) verd
 func (s *Server) lockSeat(c *Call) verdict {
 	r := s.rooms[c.RoomID]
 	if r == nil {
-		if s.cfg.Strict {
+		if !s.cfg.Lenient {
 			return fail(CodeRoomNotFound, "room does not exist")
 		}
-		r = &room{seats: -1, state: map[int]*Seat{}}
+		r = &room{seats: anySeat, state: map[int]*Seat{}}
 		s.rooms[c.RoomID] = r
 	}
 	switch {
 	case r.seats == 0:
 		return fail(CodeSeatsNotSupported, "room does not support seats")
-	case r.seats > 0 && c.Index >= r.seats:
+	case r.seats != anySeat && c.Index >= r.seats:
 		return fail(CodeBadParameter, fmt.Sprintf("Index %d is out of range", c.Index))
 	}
 	r.apply(c.Index, c.ForbidTaken, c.ForbidVideo, c.ForbidAudio)

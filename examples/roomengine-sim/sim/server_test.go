@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 func TestSeatStateMergesFlags(t *testing.T) {
 	f := newFixture(t)
+	f.sim.AddRoom("room-test", 4)
 	c := f.client(t)
 	steps := []engine.LockSeat{
 		{RoomID: "room-test", Index: 2, ForbidAudio: engine.True},
@@ -40,16 +42,33 @@ func TestSeatStateMergesFlags(t *testing.T) {
 	}
 }
 
-func TestStrictRooms(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.Strict = true })
+// TestRooms: by default a room must be created first, with seats, and
+// Index must be one of them, as the real API answers.
+func TestRooms(t *testing.T) {
+	f := newFixture(t)
 	c := f.client(t)
-	resp, err := http.Post(f.ts.URL+"/rooms/made-by-http?seats=4", "", nil)
-	if err != nil {
-		t.Fatal(err)
+	for _, path := range []string{"/rooms/made-by-http?seats=4", "/rooms/default-seats"} {
+		resp, err := http.Post(f.ts.URL+path, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST %s = %d, want 201", path, resp.StatusCode)
+		}
 	}
-	resp.Body.Close()
+	for _, bad := range []string{"/rooms/x?seats=-1", "/rooms/x?seats=two"} {
+		resp, err := http.Post(f.ts.URL+bad, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("POST %s = %d, want 400", bad, resp.StatusCode)
+		}
+	}
 	f.sim.AddRoom("no-seats", 0)
-	f.sim.AddRoom("gone", -1)
+	f.sim.AddRoom("gone", DefaultSeats)
 	f.sim.RemoveRoom("gone")
 	tests := []struct {
 		name string
@@ -61,6 +80,9 @@ func TestStrictRooms(t *testing.T) {
 		{"index out of range", engine.LockSeat{RoomID: "made-by-http", Index: 4, ForbidTaken: engine.True}, CodeBadParameter},
 		{"room without seats", engine.LockSeat{RoomID: "no-seats", Index: 0, ForbidTaken: engine.True}, CodeSeatsNotSupported},
 		{"destroyed room", engine.LockSeat{RoomID: "gone", Index: 0, ForbidTaken: engine.True}, CodeRoomNotFound},
+		{"last default seat", engine.LockSeat{RoomID: "default-seats", Index: DefaultSeats - 1, ForbidTaken: engine.True}, 0},
+		{"past the default seats", engine.LockSeat{RoomID: "default-seats", Index: DefaultSeats, ForbidTaken: engine.True}, CodeBadParameter},
+		{"index in the millions", engine.LockSeat{RoomID: "default-seats", Index: 4_000_000, ForbidTaken: engine.True}, CodeBadParameter},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,7 +95,61 @@ func TestStrictRooms(t *testing.T) {
 		t.Errorf("Seats = %+v %v, want seat 3 locked", seats, ok)
 	}
 	if _, ok := f.sim.Seats("nope"); ok {
-		t.Error("a strict-mode call created an unknown room")
+		t.Error("a call created an unknown room")
+	}
+}
+
+// TestLenient: a lenient simulator accepts what a strict one refuses,
+// and creates rooms on first use.
+func TestLenient(t *testing.T) {
+	tests := []struct {
+		name  string
+		ident string
+		body  string
+	}{
+		{"field names in another case", testAdmin, `{"roomid":"new-1","index":1}`},
+		{"unknown field", testAdmin, `{"RoomId":"new-2","Index":1,"Extra":true}`},
+		{"field given twice", testAdmin, `{"RoomId":"x","RoomId":"new-3","Index":1}`},
+		{"not an admin", "u1", `{"RoomId":"new-4","Index":1}`},
+		{"index in the millions", testAdmin, `{"RoomId":"new-5","Index":4000000}`},
+	}
+	for _, lenient := range []bool{false, true} {
+		f := newFixture(t, func(c *Config) { c.Lenient = lenient })
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s lenient=%v", tc.name, lenient), func(t *testing.T) {
+				q := f.goodQuery(t)
+				sig, err := roomengine.GenUserSig([]byte(testKey), testApp, tc.ident, f.clock.Now(), time.Hour)
+				if err != nil {
+					t.Fatal(err)
+				}
+				q.Set("identifier", tc.ident)
+				q.Set("usersig", sig)
+				a := f.do(t, rawCall{method: "POST", query: q, body: tc.body})
+				if lenient && a.ErrorCode != 0 {
+					t.Errorf("lenient: answer %+v, want OK", a)
+				}
+				if !lenient && a.ErrorCode == 0 {
+					t.Errorf("strict: answer %+v, want a refusal", a)
+				}
+			})
+		}
+		if _, ok := f.sim.Seats("new-5"); ok != lenient {
+			t.Errorf("lenient=%v: room created on first use = %v", lenient, ok)
+		}
+	}
+}
+
+// TestDefaultAdmin: without Config.Admins only DefaultAdmin may call.
+func TestDefaultAdmin(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		ident string
+		want  int
+	}{{DefaultAdmin, 0}, {"administrator2", CodeAdminRequired}, {"Administrator", CodeAdminRequired}} {
+		c := f.client(t, func(c *roomengine.Config) { c.Identifier = tc.ident })
+		if got := code(t, c, engine.LockSeat{RoomID: testRoom, Index: 1, ForbidAudio: engine.True}); got != tc.want {
+			t.Errorf("identifier %q: code %d, want %d", tc.ident, got, tc.want)
+		}
 	}
 }
 
@@ -121,6 +197,17 @@ func TestRejectsBadRequests(t *testing.T) {
 		{"fractional Index", "POST", nil, `{"RoomId":"r","Index":2.5}`, CodeBadParameter},
 		{"negative Index", "POST", nil, `{"RoomId":"r","Index":-1}`, CodeBadParameter},
 		{"string flag", "POST", nil, `{"RoomId":"r","Index":1,"ForbidAudio":"yes"}`, CodeBadParameter},
+		{"RoomId in lower case", "POST", nil, `{"roomid":"r","Index":1}`, CodeBadParameter},
+		{"Index in lower case", "POST", nil, `{"RoomId":"r","index":1}`, CodeBadParameter},
+		{"ForbidAudio in upper case", "POST", nil, `{"RoomId":"r","Index":1,"FORBIDAUDIO":true}`, CodeBadParameter},
+		{"unknown field", "POST", nil, `{"RoomId":"r","Index":1,"ForbidChat":true}`, CodeBadParameter},
+		{"field given twice", "POST", nil, `{"RoomId":"r","Index":1,"Index":2}`, CodeBadParameter},
+		{"body an array", "POST", nil, `[{"RoomId":"r","Index":1}]`, CodeBadParameter},
+		{"body a string", "POST", nil, `"r"`, CodeBadParameter},
+		{"trailing data", "POST", nil, body + `{}`, CodeBadJSON},
+		{"all fields", "POST", nil, `{"RoomId":"r","Index":0,"ForbidTaken":false,"ForbidVideo":true,"ForbidAudio":true}`, 0},
+		{"index out of range", "POST", nil, `{"RoomId":"r","Index":4000000}`, CodeBadParameter},
+		{"room never created", "POST", nil, `{"RoomId":"nowhere","Index":1}`, CodeRoomNotFound},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,6 +317,8 @@ func TestFaultInjection(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
+			f.sim.AddRoom("flaky", DefaultSeats)
+			f.sim.AddRoom("calm", DefaultSeats)
 			c := f.client(t)
 			tc.inject(f.sim)
 			for i, want := range tc.want {
@@ -307,6 +396,7 @@ func TestFaultDelay(t *testing.T) {
 
 func TestCallRecordAndLog(t *testing.T) {
 	f := newFixture(t)
+	f.sim.AddRoom("room-x", 8)
 	q := f.goodQuery(t)
 	q.Set("random", "4000000000")
 	a := f.do(t, rawCall{method: "POST", query: q, body: `{"RoomId":"room-x","Index":4,"ForbidTaken":false,"ForbidVideo":true}`})
