@@ -239,6 +239,11 @@ func (d *Decider) noteOverrides(ctx context.Context, ev *rules.Event, now time.T
 // valid until the next call.
 func (d *Decider) Matched() []rules.Match { return d.matches }
 
+// Ran returns the positions, among the candidates of the event's type,
+// of the rules the last Decide evaluated (rules.Evaluator.Ran); valid
+// until the next call.
+func (d *Decider) Ran() []int32 { return d.eval.Ran() }
+
 // Overrides returns the seat flags the last Decide handed to a
 // moderator; valid until the next call.
 func (d *Decider) Overrides() []state.SeatFlag { return d.noted }

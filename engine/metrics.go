@@ -56,7 +56,7 @@ func newPipelineMetrics(reg prometheus.Registerer) (*pipelineMetrics, error) {
 		shadowActions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roomwarden_shadow_actions_total",
 			Help: "Actions shadow rules would have run (outcome shadow), by rule. Never sent."}, []string{"rule"}),
 		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roomwarden_rule_evaluations_total",
-			Help: "Rule evaluations, by rule."}, []string{"rule"}),
+			Help: "Rule conditions evaluated, by rule (a rule the rule index shows cannot match an event is neither run nor counted)."}, []string{"rule"}),
 		matches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roomwarden_rule_matches_total",
 			Help: "Rule matches, by rule."}, []string{"rule"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "roomwarden_rule_errors_total",
@@ -79,17 +79,19 @@ func newPipelineMetrics(reg prometheus.Registerer) (*pipelineMetrics, error) {
 var decisionLagBuckets = []float64{0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
 	0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}
 
-// observeCandidates counts one evaluation for every rule that listened
-// for this event type.
-func (m *pipelineMetrics) observeCandidates(set *rules.Set, eventType string) {
+// observeEvaluated counts one evaluation for every rule the last
+// decision ran on an event of this type: ran holds their positions
+// among the type's candidates (rules.Evaluator.Ran).
+func (m *pipelineMetrics) observeEvaluated(set *rules.Set, eventType string, ran []int32) {
 	tc := m.perType.Load()
 	if tc == nil || tc.set != set {
 		m.forgetRemoved(set)
 		tc = m.typeCountersOf(set)
 		m.perType.Store(tc)
 	}
-	for _, c := range tc.byType[eventType] {
-		c.Inc()
+	cs := tc.byType[eventType]
+	for _, i := range ran {
+		cs[i].Inc()
 	}
 }
 

@@ -132,3 +132,36 @@ func TestRemovedRulesLoseTheirSeries(t *testing.T) {
 type swapRules struct{ set *rules.Set }
 
 func (s *swapRules) Current() *rules.Set { return s.set }
+
+// TestEvaluationsCountRulesRun: a rule the index leaves out of an event
+// (its room condition is false) is not counted as evaluated.
+func TestEvaluationsCountRulesRun(t *testing.T) {
+	set := compileSet(t, `rules:
+  - name: room-r1
+    on: [member.enter]
+    when: event.room_id == "r1" && event.user.flagged
+    actions:
+      - lock_seat: {room_id: event.room_id, index: 1, forbid_audio: true}
+  - name: any-room
+    on: [member.enter]
+    when: event.user.flagged
+    actions:
+      - lock_seat: {room_id: event.room_id, index: 2, forbid_audio: true}
+`)
+	reg := prometheus.NewRegistry()
+	p := newTestPipeline(t, PipelineConfig{Rules: benchRules{set}, Executor: &benchDrySubmitter{},
+		Recorder: &benchRecorder{}, DryRun: true, Registerer: reg})
+	ctx := context.Background()
+	for i, room := range []string{"r2", "r2", "r1"} {
+		body := `{"type":"member.enter","room_id":"` + room + `","user":{"id":"u","flagged":false}}`
+		if r := settled(ctx, p.HandleMessage(ctx, Delivery{Data: []byte(body), StreamSeq: uint64(i + 1)})); r.Verdict != Ack {
+			t.Fatalf("verdict %s, want ack", r.Verdict)
+		}
+	}
+	if got := counterValue(t, reg, "roomwarden_rule_evaluations_total", "room-r1"); got != 1 {
+		t.Errorf("evaluations of room-r1 = %v, want 1 (its room's event only)", got)
+	}
+	if got := counterValue(t, reg, "roomwarden_rule_evaluations_total", "any-room"); got != 3 {
+		t.Errorf("evaluations of any-room = %v, want 3", got)
+	}
+}

@@ -188,7 +188,7 @@ func (p *Pipeline) decide(ctx context.Context, s *scratch, ev *rules.Event, orig
 	if s.decisions, err = s.decider.Decide(ctx, set, ev, origin, now, s.decisions[:0]); err != nil {
 		return err
 	}
-	p.metrics.observeCandidates(set, ev.Type)
+	p.metrics.observeEvaluated(set, ev.Type, s.decider.Ran())
 	p.observe(s.decider, ev)
 	for _, dec := range s.decisions {
 		if dec.Outcome != "" {

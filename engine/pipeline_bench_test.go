@@ -115,7 +115,7 @@ func BenchmarkPipelineParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			i := next.Add(1)
+			i := next.Add(1) - 1
 			if r := settled(ctx, p.HandleMessage(ctx, ds[i&int64(len(ds)-1)])); r.Verdict != Ack {
 				b.Errorf("verdict %s (%s), want ack", r.Verdict, r.Reason)
 				return

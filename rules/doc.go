@@ -13,6 +13,26 @@
 // over one fails for that event alone (Match.Err) and the other rules
 // still run.
 //
+// Eval runs only the rules that can match the event: a rule index per
+// event type (index.go) leaves out each rule whose condition it can
+// show is false on the event without an error, so that 10,000 rules
+// cost about what the few that can match cost. A rule is indexed on
+// one conjunct of the top-level && chain of its `when` (indexkey.go):
+// event.F == "literal", event.F in ["a", "b"], event.F in lists.STATIC,
+// or an || of those on the same F, where F is room_id, user.id,
+// seat.user_id, id, seat.index (with integer literals) or type; and
+// only if every conjunct before it cannot fail (event fields that are
+// plain strings, numbers and bools, literals, comparisons, !). expr
+// stops an && chain at its first false operand, so such a rule, on an
+// event whose F has none of the values, is false and nothing after the
+// conjunct runs: skipping it changes nothing Eval returns, errors and
+// state reads included. Among several such conjuncts the one naming
+// the fewest values for its field's distinct values across the rules
+// is used. Not indexed: !=, not in, KV lists (their members change),
+// floats, attrs, conditions that are not an && chain (a top-level ||,
+// a let), and any conjunct after one that may fail (a call, attrs,
+// arithmetic, a loop, window()). Explain and Feeds do not use the index.
+//
 // The package reads state and never writes it. Windows (window.go)
 // count events per key over a sliding period: Evaluator.Feeds renders
 // what an event contributes to them, the engine records it, and then

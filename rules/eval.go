@@ -34,6 +34,8 @@ type Evaluator struct {
 	keyVM vm.VM // runs a window's key inside window(), while vm runs the rule
 	env   exprEnv
 	st    evalState
+	cands candidateBuf
+	ran   []int32 // the positions of the rules the last Eval ran
 }
 
 // NewEvaluator returns an Evaluator.
@@ -45,22 +47,30 @@ func NewEvaluator() *Evaluator {
 // (what now() returns), reading windows and KV lists through r (r may
 // be nil if the set uses neither; then such a use is a rule runtime
 // error). It appends one Match per matching or failing rule to dst, in
-// load order, and returns it.
+// load order, and returns it. Only the rules that can match ev run: the
+// rule index leaves out those whose condition it can show is false on
+// ev without an error (index.go), which changes nothing in the result.
 //
 // Rule runtime errors stay in Match.Err (other rules still run). An
 // error returned by r (the state is unavailable) aborts the evaluation:
 // Eval returns dst as it was given and the error, which wraps r's
 // (errors.Is works), and the caller must not act on the event.
 func (e *Evaluator) Eval(s *Set, ev *Event, now time.Time, r Reader, dst []Match) ([]Match, error) {
+	e.ran = nil
 	idx := s.byType[ev.Type]
 	if idx == nil {
+		return dst, nil
+	}
+	cands := e.cands.of(idx, ev)
+	e.ran = cands
+	if len(cands) == 0 {
 		return dst, nil
 	}
 	e.begin(s, ev, now, r)
 	given := len(dst)
 	env := any(&e.env)
-	for i, when := range idx.whens {
-		rule := idx.rules[i]
+	for _, i := range cands {
+		rule, when := idx.rules[i], idx.whens[i]
 		e.env.meter.reset()
 		ok, err := e.cond(when, rule, env)
 		switch {
@@ -80,6 +90,12 @@ func (e *Evaluator) Eval(s *Set, ev *Event, now time.Time, r Reader, dst []Match
 	e.end()
 	return dst, nil
 }
+
+// Ran returns the positions, in s.Candidates(ev.Type), of the rules the
+// last Eval ran (every other listening rule was left out by the index,
+// its condition false); valid until the next Eval. An Eval aborted by
+// the Reader ran some of them.
+func (e *Evaluator) Ran() []int32 { return e.ran }
 
 // cond evaluates a candidate rule's condition, whose program is when
 // (nil for a constant): the evaluation's hot path.

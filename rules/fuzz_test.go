@@ -43,6 +43,7 @@ func FuzzLoad(f *testing.F) {
 				checkFeeds(t, s, ev, data)
 				ms := checkEval(t, s, ev, data)
 				checkExplain(t, s, ev, ms)
+				checkIndex(t, s, ev)
 			}
 		}
 		if _, err := ParseTests("fuzz_test.yaml", data); err != nil {

@@ -120,13 +120,18 @@ func checkUnique(r *Rule, rs ruleSpec, firstUse map[string]Error, errs *ErrorLis
 // typeIndex is what evaluating an event of one type walks: the enabled
 // rules listening for it, in load order, and side by side their
 // conditions' programs (nil for a constant condition), so that a rule
-// that does not match costs as few memory reads as it can.
+// that does not match costs as few memory reads as it can. sel, when
+// not nil, picks the rules that can match a given event (index.go);
+// else all, every position, is the candidates of every event.
 type typeIndex struct {
 	rules []*Rule
 	whens []*vm.Program
+	all   []int32
+	sel   *ruleIndex
 }
 
-// index builds the per-event-type candidate lists, in load order.
+// index builds the per-event-type candidate lists, in load order, and
+// the rule index of each type.
 func (s *Set) index() {
 	s.byType = make(map[string]*typeIndex)
 	seen := make(map[string]bool)
@@ -142,6 +147,7 @@ func (s *Set) index() {
 		}
 	}
 	slices.Sort(s.types)
+	s.indexKeys()
 	s.windowsByType = make(map[string][]*Window)
 	for _, w := range s.sym.windows {
 		for _, t := range w.On {
@@ -160,8 +166,32 @@ func (s *Set) indexRule(eventType string, r *Rule) {
 	if !r.when.isConst {
 		prog = r.when.prog
 	}
+	idx.all = append(idx.all, int32(len(idx.rules)))
 	idx.rules = append(idx.rules, r)
 	idx.whens = append(idx.whens, prog)
+}
+
+// indexKeys builds each type's rule index from the rules' keys, which
+// are found once per rule.
+func (s *Set) indexKeys() {
+	keys := make(map[*Rule][]indexKey)
+	for _, r := range s.rules {
+		if r.Enabled {
+			keys[r] = ruleKeys(r, s.sym.lists.static)
+		}
+	}
+	room := maxIndexEntries
+	for _, t := range s.types {
+		idx := s.byType[t]
+		if idx == nil {
+			continue // only disabled rules listen for t
+		}
+		ks := make([][]indexKey, len(idx.rules))
+		for i, r := range idx.rules {
+			ks[i] = keys[r]
+		}
+		idx.sel = newRuleIndex(t, ks, &room)
+	}
 }
 
 // hashSources hashes the paths and contents of srcs.
@@ -237,7 +267,9 @@ func (s *Set) Window(name string) *Window {
 func (s *Set) WindowsFor(eventType string) []*Window { return s.windowsByType[eventType] }
 
 // Candidates returns the enabled rules that listen for eventType, in load
-// order. The slice must not be modified.
+// order. The slice must not be modified. Eval evaluates fewer of them
+// on an event when the rule index shows that the others cannot match
+// it (index.go); Explain explains them all.
 func (s *Set) Candidates(eventType string) []*Rule {
 	if idx := s.byType[eventType]; idx != nil {
 		return idx.rules

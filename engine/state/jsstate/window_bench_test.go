@@ -3,7 +3,9 @@ package jsstate_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,6 +113,34 @@ func benchFeed(b *testing.B, s windowStore, distinct, known bool) {
 	if s.nc != nil {
 		b.ReportMetric(float64(s.sent()-sent)/float64(b.N), "kv-ops/op")
 	}
+}
+
+// BenchmarkWindowFeedParallel feeds from 64 goroutines at once, as the
+// daemon's 64 workers do: what the server sustains on this machine
+// (feeds/s), each feed at a key of its own (a read and a write).
+func BenchmarkWindowFeedParallel(b *testing.B) {
+	s := windowStores[0].open(b)
+	ctx := b.Context()
+	base := time.Now()
+	var next atomic.Int64
+	sent := s.sent()
+	b.ReportAllocs()
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(next.Add(1))
+			f := state.Feed{Window: "reports_spam", Key: "ru-" + strconv.Itoa(i), EventID: "evt-" + strconv.Itoa(i),
+				Span: time.Minute, At: base.Add(time.Duration(i) * time.Microsecond)}
+			if _, err := s.Feed(ctx, f, false); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "feeds/s")
+	b.ReportMetric(float64(s.sent()-sent)/float64(b.N), "kv-ops/op")
 }
 
 func BenchmarkWindowCount(b *testing.B) {
