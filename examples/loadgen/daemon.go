@@ -47,6 +47,7 @@ type daemonFlags struct {
 	natsURL, daemon, work          string
 	rules, matchEvery, concurrency int
 	win                            windowFlags
+	state                          string // a -state workload, or none
 }
 
 // register adds the flags to fs; daemonHelp describes -daemon.
@@ -57,14 +58,29 @@ func (f *daemonFlags) register(fs *flag.FlagSet, natsHelp, daemonHelp string) {
 	fs.IntVar(&f.rules, "rules", 100, "rules loaded")
 	fs.IntVar(&f.concurrency, "concurrency", 0, "the daemon's nats.consumer.concurrency (0: its default)")
 	fs.IntVar(&f.matchEvery, "match-every", 100, "one event in this many matches a rule")
+	fs.StringVar(&f.state, "state", "", "a workload in which every event touches the state bucket: "+
+		"window (a report about one of -window-keys rooms, feeding a window keyed by room; one in -match-every also acts), "+
+		"cooldown (matching a rule with a cooldown, in a room of its own); empty: the plain workload, or -windows")
 	f.win.register(fs)
 }
 
-// start starts the daemon these flags describe.
-func (f *daemonFlags) start() (*daemon, error) {
-	return startDaemon(daemonSpec{bin: f.daemon, work: f.work, natsURL: f.natsURL,
-		rules: f.rulesYAML(), concurrency: f.concurrency})
+// newDaemonFlagSet returns the flag set of a command that starts a
+// daemon and gives up after -timeout: the daemon's flags are parsed
+// into f, -timeout (by default def) into timeout.
+func newDaemonFlagSet(name string, f *daemonFlags, timeout *time.Duration, def time.Duration) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	f.register(fs, "NATS server URL (a real nats-server, not the daemon's embedded one)", "the roomwarden binary")
+	fs.DurationVar(timeout, "timeout", def, "give up after this long")
+	return fs
 }
+
+// spec is the daemon these flags describe.
+func (f *daemonFlags) spec() daemonSpec {
+	return daemonSpec{bin: f.daemon, work: f.work, natsURL: f.natsURL, rules: f.rulesYAML(), concurrency: f.concurrency}
+}
+
+// start starts the daemon these flags describe.
+func (f *daemonFlags) start() (*daemon, error) { return startDaemon(f.spec()) }
 
 // daemonSpec is a daemon to start: its binary, where it works, its NATS
 // server, its rules file, and its nats.consumer.concurrency (0: the

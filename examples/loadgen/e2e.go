@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,10 +26,8 @@ type e2eFlags struct {
 // the drain.
 func runE2E(args []string, stdout io.Writer, logger *slog.Logger) error {
 	var f e2eFlags
-	fs := flag.NewFlagSet("e2e", flag.ContinueOnError)
-	f.register(fs, "NATS server URL (a real nats-server, not the daemon's embedded one)", "the roomwarden binary")
+	fs := newDaemonFlagSet("e2e", &f.daemonFlags, &f.timeout, 5*time.Minute)
 	fs.IntVar(&f.n, "n", 200_000, "events to pre-load")
-	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,17 +40,11 @@ func runE2E(args []string, stdout io.Writer, logger *slog.Logger) error {
 }
 
 func e2e(ctx context.Context, f e2eFlags, stdout io.Writer, logger *slog.Logger) error {
-	nc, js, err := connect(f.natsURL)
+	nc, js, err := connectEmpty(ctx, f.natsURL)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if err := resetStream(ctx, js); err != nil {
-		return err
-	}
-	if err := deleteStateBucket(ctx, js); err != nil {
-		return err
-	}
 	start := time.Now()
 	g := f.events(1)
 	matching, err := preload(ctx, js, f.n, g)
@@ -72,6 +63,10 @@ func e2e(ctx context.Context, f e2eFlags, stdout io.Writer, logger *slog.Logger)
 		return err
 	}
 	var ops bytes.Buffer // the daemon's figures, read before it stops
+	if cpu, err := procCPU(d.cmd.Process.Pid); err == nil {
+		report(&ops, "e2e_daemon_cpu_s", cpu.Seconds(), "s (the daemon's CPU time, start-up included)")
+		report(&ops, "e2e_daemon_cpu_per_event", float64(cpu.Microseconds())/float64(f.n), "µs")
+	}
 	if err := d.reportStateOps(ctx, &ops, "e2e"); err != nil {
 		return err
 	}
@@ -80,6 +75,10 @@ func e2e(ctx context.Context, f e2eFlags, stdout io.Writer, logger *slog.Logger)
 		return err
 	}
 	keys, stored, err := stateBucket(ctx, js)
+	if err != nil {
+		return err
+	}
+	writes, err := stateWrites(ctx, js)
 	if err != nil {
 		return err
 	}
@@ -93,17 +92,33 @@ func e2e(ctx context.Context, f e2eFlags, stdout io.Writer, logger *slog.Logger)
 	reportE2E(stdout, f, t, lines)
 	report(stdout, "e2e_state_keys", float64(keys), "keys (in the state bucket "+stateBucketName+" after the run)")
 	report(stdout, "e2e_state_bytes", float64(stored), "B (stored)")
+	report(stdout, "e2e_state_writes", float64(writes), "messages (every write the state bucket's stream took)")
 	_, _ = ops.WriteTo(stdout)
 	if wg, ok := g.(*benchtest.WindowGenerator); ok {
 		report(stdout, "e2e_windows", float64(f.win.windows), "windows")
 		report(stdout, "e2e_window_reports", float64(wg.Reports()), "events (feeding a window)")
 		report(stdout, "e2e_window_actions", float64(wg.WindowActs()), "actions (reports that bring a window to its threshold)")
-		if feeds.ok != float64(wg.Reports()) || feeds.failed != 0 {
-			return fmt.Errorf("the daemon fed windows %v times (%v failed), want once per report (%d); see %s", feeds.ok, feeds.failed, wg.Reports(), d.dir)
+		if err := checkFeeds(feeds, wg.Reports(), d.dir); err != nil {
+			return err
+		}
+	}
+	if rr, ok := g.(*roomReports); ok {
+		report(stdout, "e2e_window_reports", float64(rr.Reports()), "events (feeding a window)")
+		if err := checkFeeds(feeds, rr.Reports(), d.dir); err != nil {
+			return err
 		}
 	}
 	if lines != matching {
 		return fmt.Errorf("action log has %d lines, want %d (one per matching event); see %s", lines, matching, d.dir)
+	}
+	return nil
+}
+
+// checkFeeds checks that the daemon fed the windows once per report and
+// never failed to.
+func checkFeeds(feeds stateOps, reports int, dir string) error {
+	if feeds.ok != float64(reports) || feeds.failed != 0 {
+		return fmt.Errorf("the daemon fed windows %v times (%v failed), want once per report (%d); see %s", feeds.ok, feeds.failed, reports, dir)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -33,16 +32,11 @@ func (l decisionLag) within(bound float64) (float64, bool) {
 
 // readDecisionLag scrapes the histogram from the daemon's /metrics.
 func (d *daemon) readDecisionLag(ctx context.Context) (decisionLag, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.httpAddr+"/metrics", nil)
+	body, err := d.scrape(ctx, "/metrics")
 	if err != nil {
 		return decisionLag{}, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return decisionLag{}, fmt.Errorf("scrape metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	return parseDecisionLag(resp.Body)
+	return parseDecisionLag(strings.NewReader(body))
 }
 
 // parseDecisionLag reads the histogram from the Prometheus text format.

@@ -41,8 +41,8 @@ func runLatency(args []string, stdout io.Writer, logger *slog.Logger) error {
 	if err := f.check(); err != nil {
 		return err
 	}
-	if f.plain && f.win.windows > 0 {
-		return errors.New("-plain runs no rules: -windows does not apply")
+	if f.plain && (f.win.windows > 0 || f.state != "") {
+		return errors.New("-plain runs no rules: -windows and -state do not apply")
 	}
 	return latency(f, stdout, logger)
 }
@@ -67,10 +67,7 @@ func latency(f latencyFlags, stdout io.Writer, logger *slog.Logger) error {
 		}
 		defer stop()
 	case f.daemon != "":
-		if err := resetStream(ctx, js); err != nil {
-			return err
-		}
-		if err := deleteStateBucket(ctx, js); err != nil {
+		if err := resetAll(ctx, js); err != nil {
 			return err
 		}
 		d, err = f.start()

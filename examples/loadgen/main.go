@@ -14,6 +14,13 @@
 //	    the same with windows: 10 of the rules read windows (count and
 //	    distinct, keyed by user or room, over a minute) that 10% of the
 //	    events feed (benchtest.WindowWorkload)
+//	loadgen e2e|latency ... -state window|cooldown
+//	    the same with state in JetStream on every event: window, every
+//	    event a report feeding a window keyed by room (one of
+//	    -window-keys), one in -match-every also acted on; cooldown, every
+//	    event matching a rule with a cooldown, in a room of its own (a
+//	    dry-run action each). e2e reports the daemon's CPU time and its
+//	    state calls; see workload.go
 //	loadgen windowmem -nats URL -daemon BIN -keys 100000
 //	    fill that many window keys through reports and read what they take
 //	    in the state bucket and in the daemon's Go heap
@@ -29,6 +36,14 @@
 //	    write the generated rules file, for running the daemon by hand
 //
 // Every figure is printed as `name: value unit` lines, one per figure.
+//
+// The files: main.go the commands; daemon.go the daemon started from
+// its binary and its flags; workload.go and windows.go the rules and
+// events of each workload; stream.go the events stream and the state
+// bucket; metrics.go and proc.go what is read of the daemon (its
+// /metrics, its /proc entries); e2e.go, latency.go (with lag.go and
+// plain.go), mem.go, windows.go (windowmem), executor.go and
+// rulesfile.go one command each.
 package main
 
 import (

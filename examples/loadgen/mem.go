@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -53,39 +49,48 @@ func runMem(args []string, stdout io.Writer, logger *slog.Logger) error {
 }
 
 func memRun(ctx context.Context, f memFlags, stdout io.Writer, logger *slog.Logger) error {
-	nc, js, err := connect(f.natsURL)
+	nc, js, err := connectEmpty(ctx, f.natsURL)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if err := resetStream(ctx, js); err != nil {
-		return err
-	}
-	if err := deleteStateBucket(ctx, js); err != nil {
-		return err
-	}
-	d, err := startDaemon(daemonSpec{bin: f.daemon, work: f.work, natsURL: f.natsURL,
-		rules: benchtest.RulesYAMLCooldown(f.rules, time.Hour)})
+	spec := daemonSpec{bin: f.daemon, work: f.work, natsURL: f.natsURL, rules: benchtest.RulesYAMLCooldown(f.rules, time.Hour)}
+	d, start, err := startAndFill(ctx, js, spec, f.keys, newCooldownEvents(f.rules), logger)
 	if err != nil {
 		return err
 	}
 	defer d.stop()
-	if err := d.waitReady(ctx); err != nil {
-		return err
+	return memReport(ctx, js, d, f, start, stdout)
+}
+
+// startAndFill starts the daemon of spec, reads its memory once it is
+// ready (before), publishes n events from g and waits until the daemon
+// has acknowledged them all. The caller stops the daemon; on an error
+// startAndFill has stopped it.
+func startAndFill(ctx context.Context, js jetstream.JetStream, spec daemonSpec, n int, g eventSource, logger *slog.Logger) (d *daemon, before procMem, err error) {
+	if d, err = startDaemon(spec); err != nil {
+		return nil, before, err
 	}
-	start, err := d.memory(ctx)
-	if err != nil {
-		return err
+	defer func() {
+		if err != nil {
+			_ = d.stop()
+		}
+	}()
+	if err := d.waitReady(ctx); err != nil {
+		return d, before, err
+	}
+	if before, err = d.memory(ctx); err != nil {
+		return d, before, err
 	}
 	began := time.Now()
-	if err := publishMatching(ctx, js, f.keys, f.rules); err != nil {
-		return err
+	if _, err := preload(ctx, js, n, g); err != nil {
+		return d, before, err
 	}
-	if _, err := waitDrained(ctx, js, uint64(f.keys)); err != nil {
-		return err
+	if _, err := waitDrained(ctx, js, uint64(n)); err != nil {
+		return d, before, err
 	}
-	logger.Info("filled", "keys", f.keys, "took", time.Since(began).Round(time.Millisecond))
-	return memReport(ctx, js, d, f, start, stdout)
+	logger.Info("filled", "keys", n, "took", time.Since(began).Round(time.Millisecond))
+	return d, before, nil
 }
 
 // memReport checks that the state bucket holds every key, reads the
@@ -152,119 +157,4 @@ func (d *daemon) memory(ctx context.Context) (procMem, error) {
 		return m, errors.New("the daemon's /metrics has no go_memstats_heap_inuse_bytes")
 	}
 	return m, nil
-}
-
-// stateBucketName is the daemon's state.bucket default, which the
-// generated config keeps: its cooldowns live there, one key each.
-const stateBucketName = "roomwarden_state"
-
-// deleteStateBucket removes the state a previous run left.
-func deleteStateBucket(ctx context.Context, js jetstream.JetStream) error {
-	if err := js.DeleteKeyValue(ctx, stateBucketName); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
-		return fmt.Errorf("delete state bucket: %w", err)
-	}
-	return nil
-}
-
-// stateBucket returns how many values the state bucket holds (its
-// history is 1: one per key) and their bytes. A dry run records no
-// locks, so its only keys are the cooldowns.
-func stateBucket(ctx context.Context, js jetstream.JetStream) (uint64, uint64, error) {
-	kv, err := js.KeyValue(ctx, stateBucketName)
-	if err != nil {
-		return 0, 0, fmt.Errorf("state bucket: %w", err)
-	}
-	st, err := kv.Status(ctx)
-	if err != nil {
-		return 0, 0, fmt.Errorf("state bucket: %w", err)
-	}
-	return st.Values(), st.Bytes(), nil
-}
-
-// publishMatching publishes n events, event i matching rule i mod nRules
-// in room room-<i>, and waits for the stream to store them all.
-func publishMatching(ctx context.Context, js jetstream.JetStream, n, nRules int) error {
-	g := benchtest.NewGenerator(nRules, 0, 1)
-	const window = 4000
-	for seq := range uint64(n) {
-		e := g.Matching(seq, int(seq%uint64(nRules)), time.Now())
-		if _, err := js.PublishAsync(e.Subject, e.Data); err != nil {
-			return fmt.Errorf("publish event %d: %w", seq, err)
-		}
-		if seq%window == window-1 {
-			if err := waitPublished(ctx, js); err != nil {
-				return err
-			}
-		}
-	}
-	return waitPublished(ctx, js)
-}
-
-// scrape GETs a path on the daemon's operations endpoint.
-func (d *daemon) scrape(ctx context.Context, path string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.httpAddr+path, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("get %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("get %s: %s", path, resp.Status)
-	}
-	return string(body), err
-}
-
-// metricValue is the value of the first sample of series in a /metrics
-// body, or -1.
-func metricValue(body, series string) float64 {
-	for line := range strings.Lines(body) {
-		if rest, ok := strings.CutPrefix(line, series+" "); ok {
-			if v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64); err == nil {
-				return v
-			}
-		}
-	}
-	return -1
-}
-
-// procMem is a process's resident set size now and at its peak, and
-// its Go heap in use, in MiB.
-type procMem struct{ rssMB, peakMB, heapMB float64 }
-
-// procMemory reads VmRSS and VmHWM from /proc/<pid>/status.
-func procMemory(pid int) (procMem, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return procMem{}, fmt.Errorf("rss (Linux only): %w", err)
-	}
-	defer f.Close()
-	var m procMem
-	found := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, rest, _ := strings.Cut(sc.Text(), ":")
-		var dst *float64
-		switch name {
-		case "VmRSS":
-			dst = &m.rssMB
-		case "VmHWM":
-			dst = &m.peakMB
-		default:
-			continue
-		}
-		kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-		if err != nil {
-			return m, fmt.Errorf("rss: %s: %w", name, err)
-		}
-		*dst = kb / 1024
-		found++
-	}
-	if found != 2 {
-		return m, fmt.Errorf("rss: no VmRSS and VmHWM in /proc/%d/status", pid)
-	}
-	return m, sc.Err()
 }

@@ -13,6 +13,7 @@ func runRules(args []string, stdout io.Writer, _ *slog.Logger) error {
 	fs := flag.NewFlagSet("rules", flag.ContinueOnError)
 	n := fs.Int("n", 100, "number of rules")
 	windows := fs.Int("windows", 0, "of which this many read windows (the rules of e2e and latency -windows)")
+	state := fs.String("state", "", "window or cooldown: the rules of e2e and latency -state")
 	out := fs.String("out", "", "directory to write bench.yaml into (required)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -20,7 +21,7 @@ func runRules(args []string, stdout io.Writer, _ *slog.Logger) error {
 	if *out == "" {
 		return fmt.Errorf("-out is required")
 	}
-	f := daemonFlags{rules: *n, matchEvery: 100, win: windowFlags{windows: *windows, share: 0.1, keys: 1}}
+	f := daemonFlags{rules: *n, matchEvery: 100, win: windowFlags{windows: *windows, share: 0.1, keys: 1}, state: *state}
 	if err := f.check(); err != nil {
 		return err
 	}

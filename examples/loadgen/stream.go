@@ -16,6 +16,9 @@ const (
 	streamSubject = "rooms.events.>"
 	durableName   = "roomwarden"
 	actionsPrefix = "roomwarden.actions"
+	// stateBucketName is the daemon's state.bucket: its cooldowns,
+	// windows and lock records live there, one key each.
+	stateBucketName = "roomwarden_state"
 )
 
 // connect opens a JetStream context on url.
@@ -30,6 +33,29 @@ func connect(url string) (*nats.Conn, jetstream.JetStream, error) {
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return nc, js, nil
+}
+
+// connectEmpty opens a JetStream context on url with nothing left of a
+// previous run (resetAll).
+func connectEmpty(ctx context.Context, url string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, js, err := connect(url)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := resetAll(ctx, js); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+// resetAll empties ROOM_EVENTS (resetStream) and deletes the state
+// bucket (deleteStateBucket), so that a daemon starts from nothing.
+func resetAll(ctx context.Context, js jetstream.JetStream) error {
+	if err := resetStream(ctx, js); err != nil {
+		return err
+	}
+	return deleteStateBucket(ctx, js)
 }
 
 // resetStream deletes ROOM_EVENTS (and with it the daemon's consumer)
@@ -48,8 +74,43 @@ func resetStream(ctx context.Context, js jetstream.JetStream) error {
 	return nil
 }
 
-// preload publishes n events from g and waits for the stream to store
-// them all. It returns how many of them a rule acts on (Match).
+// deleteStateBucket removes the state a previous run left.
+func deleteStateBucket(ctx context.Context, js jetstream.JetStream) error {
+	if err := js.DeleteKeyValue(ctx, stateBucketName); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return fmt.Errorf("delete state bucket: %w", err)
+	}
+	return nil
+}
+
+// stateBucket returns how many values the state bucket holds (its
+// history is 1: one per key) and their bytes. A dry run records no
+// locks, so its only keys are the cooldowns and the windows.
+func stateBucket(ctx context.Context, js jetstream.JetStream) (uint64, uint64, error) {
+	kv, err := js.KeyValue(ctx, stateBucketName)
+	if err != nil {
+		return 0, 0, fmt.Errorf("state bucket: %w", err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("state bucket: %w", err)
+	}
+	return st.Values(), st.Bytes(), nil
+}
+
+// stateWrites returns how many messages the state bucket's stream has
+// taken since it was created (its last sequence): every write the daemon
+// made to it, compare-and-swap or not, deletes included.
+func stateWrites(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	st, err := js.Stream(ctx, "KV_"+stateBucketName)
+	if err != nil {
+		return 0, fmt.Errorf("state bucket stream: %w", err)
+	}
+	return st.CachedInfo().State.LastSeq, nil
+}
+
+// preload publishes n events from g, a window of them at a time, and
+// waits for the stream to store them all. It returns how many of them a
+// rule acts on (Match).
 func preload(ctx context.Context, js jetstream.JetStream, n int, g eventSource) (matching int, err error) {
 	const window = 4000
 	for seq := range uint64(n) {

@@ -10,8 +10,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/roomwarden/roomwarden/internal/benchtest"
 )
 
@@ -26,7 +24,7 @@ type windowFlags struct {
 func (f *windowFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.windows, "windows", 0, "windows, each read by one of the rules (0: the plain rules, no windows); see benchtest.WindowWorkload")
 	fs.Float64Var(&f.share, "window-share", 0.1, "with -windows: the share of events that are reports feeding a window (one event in round(1/share))")
-	fs.IntVar(&f.keys, "window-keys", 10_000, "with -windows: the users and the rooms the reports are about")
+	fs.IntVar(&f.keys, "window-keys", 10_000, "with -windows or -state window: the users and the rooms the reports are about")
 }
 
 // workload returns the windows workload of these flags, or an error if
@@ -43,86 +41,6 @@ func (f daemonFlags) workload() (benchtest.WindowWorkload, error) {
 	return w, nil
 }
 
-// check validates the flags before anything starts.
-func (f daemonFlags) check() error {
-	if f.win.windows == 0 {
-		return nil
-	}
-	_, err := f.workload()
-	return err
-}
-
-// rulesYAML is the daemon's rules file: the plain rules, or the windows
-// workload's.
-func (f daemonFlags) rulesYAML() []byte {
-	if w, err := f.workload(); f.win.windows > 0 && err == nil {
-		return w.RulesYAML()
-	}
-	return benchtest.RulesYAML(f.rules)
-}
-
-// eventSource is an event generator: the plain one or the windows one.
-type eventSource interface {
-	Next(seq uint64, at time.Time) benchtest.Event
-}
-
-// events returns the generator of these flags' workload.
-func (f daemonFlags) events(seed uint64) eventSource {
-	if w, err := f.workload(); f.win.windows > 0 && err == nil {
-		return benchtest.NewWindowGenerator(w, seed)
-	}
-	return benchtest.NewGenerator(f.rules, f.matchEvery, seed)
-}
-
-// stateOps is what the daemon's metrics say of its store calls of one
-// kind: how many succeeded and failed (roomwarden_state_ops_total), and
-// their mean duration (roomwarden_state_op_duration_seconds; 0 if none).
-type stateOps struct{ ok, failed, meanMS float64 }
-
-// stateOps reads the daemon's figures for the store calls of op.
-func (d *daemon) stateOps(ctx context.Context, op string) (stateOps, error) {
-	body, err := d.scrape(ctx, "/metrics")
-	if err != nil {
-		return stateOps{}, err
-	}
-	var s stateOps
-	for _, r := range []string{"ok", "conflict", "unavailable", "error"} {
-		v := metricValue(body, fmt.Sprintf("roomwarden_state_ops_total{op=%q,result=%q}", op, r))
-		switch {
-		case v < 0:
-		case r == "ok":
-			s.ok = v
-		default:
-			s.failed += v
-		}
-	}
-	sum := metricValue(body, fmt.Sprintf("roomwarden_state_op_duration_seconds_sum{op=%q}", op))
-	if n := metricValue(body, fmt.Sprintf("roomwarden_state_op_duration_seconds_count{op=%q}", op)); n > 0 && sum >= 0 {
-		s.meanMS = 1000 * sum / n
-	}
-	return s, nil
-}
-
-// reportStateOps reports the daemon's store calls of each kind that it
-// made: how many, and their mean duration.
-func (d *daemon) reportStateOps(ctx context.Context, w io.Writer, prefix string) error {
-	for _, op := range []string{"feed", "count", "acquire", "overridden_until", "override", "spend"} {
-		s, err := d.stateOps(ctx, op)
-		if err != nil {
-			return err
-		}
-		if s.ok+s.failed == 0 {
-			continue
-		}
-		report(w, prefix+"_state_"+op, s.ok, "calls")
-		if s.failed > 0 {
-			report(w, prefix+"_state_"+op+"_failed", s.failed, "calls")
-		}
-		report(w, prefix+"_state_"+op+"_mean", s.meanMS, "ms")
-	}
-	return nil
-}
-
 type windowMemFlags struct {
 	daemonFlags
 	keys    int
@@ -137,10 +55,8 @@ type windowMemFlags struct {
 // and the daemon's Go heap after a GC, before and after.
 func runWindowMem(args []string, stdout io.Writer, logger *slog.Logger) error {
 	var f windowMemFlags
-	fs := flag.NewFlagSet("windowmem", flag.ContinueOnError)
-	f.register(fs, "NATS server URL (a real nats-server, not the daemon's embedded one)", "the roomwarden binary")
+	fs := newDaemonFlagSet("windowmem", &f.daemonFlags, &f.timeout, 10*time.Minute)
 	fs.IntVar(&f.keys, "keys", 100_000, "window keys to fill: one report each")
-	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -159,37 +75,16 @@ func runWindowMem(args []string, stdout io.Writer, logger *slog.Logger) error {
 }
 
 func windowMem(ctx context.Context, f windowMemFlags, stdout io.Writer, logger *slog.Logger) error {
-	nc, js, err := connect(f.natsURL)
+	nc, js, err := connectEmpty(ctx, f.natsURL)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if err := resetStream(ctx, js); err != nil {
-		return err
-	}
-	if err := deleteStateBucket(ctx, js); err != nil {
-		return err
-	}
-	d, err := f.start()
+	d, start, err := startAndFill(ctx, js, f.spec(), f.keys, newUserReports(), logger)
 	if err != nil {
 		return err
 	}
 	defer d.stop()
-	if err := d.waitReady(ctx); err != nil {
-		return err
-	}
-	start, err := d.memory(ctx)
-	if err != nil {
-		return err
-	}
-	began := time.Now()
-	if err := publishReports(ctx, js, f.keys); err != nil {
-		return err
-	}
-	if _, err := waitDrained(ctx, js, uint64(f.keys)); err != nil {
-		return err
-	}
-	logger.Info("filled", "keys", f.keys, "took", time.Since(began).Round(time.Millisecond))
 	feeds, err := d.stateOps(ctx, "feed")
 	if err != nil {
 		return err
@@ -219,22 +114,19 @@ func windowMem(ctx context.Context, f windowMemFlags, stdout io.Writer, logger *
 	return nil
 }
 
-// publishReports publishes n reports of the first reason, report i
-// about user ru-<i>, so each feeds window 0 (counted by user) at a key
-// of its own and no rule acts, and waits for the stream to store them.
-func publishReports(ctx context.Context, js jetstream.JetStream, n int) error {
-	g := benchtest.NewWindowGenerator(benchtest.WindowWorkload{Rules: 1, Windows: 1, WindowEvery: 2, Keys: 1}, 1)
-	const window = 4000
-	for seq := range uint64(n) {
-		e := g.Report(seq, time.Now(), 0, int(seq), int(seq))
-		if _, err := js.PublishAsync(e.Subject, e.Data); err != nil {
-			return fmt.Errorf("publish report %d: %w", seq, err)
-		}
-		if seq%window == window-1 {
-			if err := waitPublished(ctx, js); err != nil {
-				return err
-			}
-		}
-	}
-	return waitPublished(ctx, js)
+// userReports are the events of windowmem: report seq, of the first
+// reason, is about user ru-<seq>, so each feeds window 0 (counted by
+// user) at a key of its own and no rule acts.
+type userReports struct{ g *benchtest.WindowGenerator }
+
+func newUserReports() userReports { return userReports{newReportFormatter(1)} }
+
+func (u userReports) Next(seq uint64, at time.Time) benchtest.Event {
+	return u.g.Report(seq, at, 0, int(seq), int(seq))
+}
+
+// newReportFormatter returns a windows generator for its Report alone,
+// which formats a report and counts nothing.
+func newReportFormatter(seed uint64) *benchtest.WindowGenerator {
+	return benchtest.NewWindowGenerator(benchtest.WindowWorkload{Rules: 1, Windows: 1, WindowEvery: 2, Keys: 1}, seed)
 }
