@@ -151,12 +151,13 @@ func publishSamples(a *app.App, f demoFlags, simURL string, stop context.CancelF
 		return
 	}
 	fmt.Fprintf(stderr, `roomwarden demo: published %d sample events from %s; the actions follow on stdout.
+  console:        http://%s/
   rules, metrics: http://%s/rules  http://%s/metrics
   seat state:     %s/rooms/room-demo/seats
   try:            nats pub -s %s rooms.events.member.enter '{"type":"member.enter","room_id":"room-1","user":{"id":"u9","flagged":true}}'
   rooms:          %s (the simulator answers 100004 for any other)
   Ctrl-C stops it.
-`, n, f.eventsDir, a.HTTPAddr(), a.HTTPAddr(), simURL, a.NATSURL(), strings.Join(demoRooms, ", "))
+`, n, f.eventsDir, a.HTTPAddr(), a.HTTPAddr(), a.HTTPAddr(), simURL, a.NATSURL(), strings.Join(demoRooms, ", "))
 }
 
 // publishDir publishes each *.json file in dir to JetStream on the
