@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/roomwarden/roomwarden/internal/benchtest"
 )
 
 const benchTypes = 20
@@ -175,40 +177,18 @@ func BenchmarkEvalKV(b *testing.B) {
 	}
 }
 
-// workloadRules returns n rules shaped as the pipeline benchmark's
-// (internal/benchtest): rule i listens for type i%20 and holds for a
-// flagged, high-score user who is not a moderator, on seat i/20, in
-// any room but one of its own.
-func workloadRules(n int) []byte {
-	var b strings.Builder
-	b.WriteString("lists:\n  moderators: [mod-1, mod-2, mod-3]\n  bad_labels: [spam, abuse, scam]\nrules:\n")
-	for i := range n {
-		fmt.Fprintf(&b, `  - name: bench-%05d
-    on: [%s]
-    when: >-
-      event.user.flagged && event.user.score > 0.8 && event.seat.index == %d
-      && has_any(event.user.labels, lists.bad_labels) && !(event.user.id in lists.moderators)
-      && event.room_id != "quarantine-%05d"
-    actions:
-      - lock_seat: {room_id: event.room_id, index: event.seat.index, forbid_audio: true}
-    cooldown: {key: event.room_id, for: 1m}
-`, i, evenly(i), i/benchTypes, i)
-	}
-	return []byte(b.String())
-}
-
 // BenchmarkEvalWorkload evaluates events like the pipeline benchmark's
 // that match no rule (a user on one of 8 seats, one in 20 flagged)
-// against n rules shaped as its rules.
+// against its rules (internal/benchtest).
 func BenchmarkEvalWorkload(b *testing.B) {
 	events := make([]*Event, 256)
 	for i := range events {
-		events[i] = &Event{ID: "e", Type: evenly(i * 7), RoomID: fmt.Sprintf("room-%d", i),
+		events[i] = &Event{ID: "e", Type: benchtest.Type(i * 7), RoomID: fmt.Sprintf("room-%d", i),
 			User: User{ID: fmt.Sprintf("u-%d", i), Flagged: i%20 == 0, Labels: []string{"new"}, Score: float64(i%80) / 100},
 			Seat: Seat{Index: i % 8}}
 	}
 	for _, n := range []int{100, 10000} {
-		s, err := Compile(Source{Path: "bench.yaml", Data: workloadRules(n)})
+		s, err := Compile(Source{Path: "bench.yaml", Data: benchtest.RulesYAML(n)})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -119,7 +119,7 @@ func (w *Watcher) reload(trigger string, stop <-chan struct{}) ReloadResult {
 	cur := w.current.Load()
 	res := ReloadResult{Time: time.Now(), Trigger: trigger, Rules: cur.Len()}
 	snap, err := w.read()
-	if false && err == nil && snap.hash != cur.Hash() { // REVERT
+	if err == nil && snap.hash != cur.Hash() {
 		snap, err = w.settle(snap, settleInterval, stop)
 	}
 	if err != nil {

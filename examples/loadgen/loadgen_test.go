@@ -387,6 +387,85 @@ func TestWindowFlagsAreChecked(t *testing.T) {
 	}
 }
 
+func TestStateFlagsAreChecked(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		args       []string
+	}{
+		{"unknown workload", "-state", []string{"-state", "locks"}},
+		{"with windows", "-windows", []string{"-state", "window", "-windows", "10"}},
+		{"no rooms", "-window-keys", []string{"-state", "window", "-window-keys", "0"}},
+		{"no rules", "-rules", []string{"-state", "cooldown", "-rules", "0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The flags are checked before anything connects to -nats.
+			args := append([]string{"-nats", "nats://127.0.0.1:1", "-daemon", "/nonexistent"}, tc.args...)
+			for _, cmd := range []func([]string, io.Writer, *slog.Logger) error{runE2E, runLatency} {
+				err := cmd(args, io.Discard, slog.New(slog.DiscardHandler))
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("error %v, want one about %s", err, tc.want)
+				}
+			}
+		})
+	}
+	err := runLatency([]string{"-plain", "-state", "cooldown"}, io.Discard, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "-plain") {
+		t.Errorf("latency -plain -state: error %v, want one saying they do not go together", err)
+	}
+}
+
+// TestE2EWithState runs `e2e -state` against the real daemon: with
+// window, every event feeds the window once (e2e checks the daemon's
+// feed count) and no rule reads the store for it, and the probes act;
+// with cooldown, every event acts and starts a cooldown of its own.
+func TestE2EWithState(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	s := natstest.RunServer(t)
+	e2eWith := func(t *testing.T, args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		args = append([]string{"-nats", s.ClientURL(), "-daemon", buildDaemon(t), "-work", t.TempDir(),
+			"-rules", "20", "-timeout", "2m"}, args...)
+		if err := runE2E(args, &out, slog.New(slog.DiscardHandler)); err != nil {
+			t.Fatalf("%v\n%s", err, out.String())
+		}
+		return out.String()
+	}
+	t.Run("window", func(t *testing.T) {
+		o := e2eWith(t, "-n", "2000", "-state", "window", "-window-keys", "50")
+		for name, want := range map[string]float64{"e2e_window_reports": 2000, "e2e_state_feed": 2000, "e2e_action_log_lines": 20} {
+			if got := reported(t, o, name); got != want {
+				t.Errorf("%s = %v, want %v:\n%s", name, got, want, o)
+			}
+		}
+		// The keys are the 50 rooms' windows and the probes' cooldowns
+		// (fewer than 20 when two probes meet in a room); each feed and
+		// each cooldown started is one write.
+		if keys, writes := reported(t, o, "e2e_state_keys"), reported(t, o, "e2e_state_writes"); keys <= 50 || keys > 70 || writes != 2000+keys-50 {
+			t.Errorf("%v keys and %v writes, want 50 windows and up to 20 cooldowns, one write per feed and per cooldown:\n%s", keys, writes, o)
+		}
+		if strings.Contains(o, "e2e_state_count:") {
+			t.Errorf("the probe rule read its window from the store:\n%s", o)
+		}
+	})
+	t.Run("cooldown", func(t *testing.T) {
+		o := e2eWith(t, "-n", "1000", "-state", "cooldown")
+		for _, name := range []string{"e2e_action_log_lines", "e2e_state_acquire", "e2e_state_keys"} {
+			if got := reported(t, o, name); got != 1000 {
+				t.Errorf("%s = %v, want 1000 (one per event):\n%s", name, got, o)
+			}
+		}
+		if got := reported(t, o, "e2e_state_writes"); got < 1000 {
+			t.Errorf("e2e_state_writes = %v, want at least a cooldown per event", got)
+		}
+		if got := reported(t, o, "e2e_daemon_cpu_per_event"); got <= 0 {
+			t.Errorf("e2e_daemon_cpu_per_event = %v µs", got)
+		}
+	})
+}
+
 // TestRulesWritesTheWindowsWorkload: `rules -windows` writes the rules
 // that e2e and latency -windows load.
 func TestRulesWritesTheWindowsWorkload(t *testing.T) {

@@ -19,8 +19,7 @@
 //	    event a report feeding a window keyed by room (one of
 //	    -window-keys), one in -match-every also acted on; cooldown, every
 //	    event matching a rule with a cooldown, in a room of its own (a
-//	    dry-run action each). e2e reports the daemon's CPU time and its
-//	    state calls; see workload.go
+//	    dry-run action each); see workload.go
 //	loadgen windowmem -nats URL -daemon BIN -keys 100000
 //	    fill that many window keys through reports and read what they take
 //	    in the state bucket and in the daemon's Go heap
@@ -36,6 +35,9 @@
 //	    write the generated rules file, for running the daemon by hand
 //
 // Every figure is printed as `name: value unit` lines, one per figure.
+// e2e and latency report the daemon's state calls by kind, from its
+// /metrics; e2e also the daemon's CPU time per event and the writes the
+// state bucket took.
 //
 // The files: main.go the commands; daemon.go the daemon started from
 // its binary and its flags; workload.go and windows.go the rules and

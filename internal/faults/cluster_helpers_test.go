@@ -270,7 +270,10 @@ func perReplica(byReplica map[string][]engine.Outcome) string {
 func (c *cluster) checkWindowBudget(calls []sim.Call) {
 	c.t.Helper()
 	if got := daemontest.MaxReceivedInWindow(calls, time.Second); got > c.rate {
-		c.t.Errorf("the simulator received %d calls within a second, want at most %d", got, c.rate)
+		from, by := busiestWindow(calls, time.Second)
+		c.t.Errorf("the simulator received %d calls within a second, want at most %d; the busiest second, from %s, by identifier "+
+			"(\"\" for calls refused before it was read): %v; each replica's busiest second: %v",
+			got, c.rate, from.Format(time.StampMicro), by, c.busiestPerReplica(calls))
 	}
 	if n := throttled(calls); n != 0 {
 		c.t.Errorf("the simulator answered %d calls with 60007, want none", n)
@@ -310,4 +313,38 @@ func (c *cluster) checkReplicated() {
 			c.t.Errorf("stream %s has %d replicas, want %d", name, got, clusterSize)
 		}
 	}
+}
+
+// busiestWindow returns the start of the first window [from, from+window)
+// holding the most calls, and how many of them each identifier made.
+func busiestWindow(calls []sim.Call, window time.Duration) (from time.Time, by map[string]int) {
+	sorted := slices.Clone(calls)
+	slices.SortFunc(sorted, func(a, b sim.Call) int { return a.Time.Compare(b.Time) })
+	best, bestLo, lo := 0, 0, 0
+	for hi, c := range sorted {
+		for c.Time.Sub(sorted[lo].Time) >= window {
+			lo++
+		}
+		if hi-lo+1 > best {
+			best, bestLo = hi-lo+1, lo
+		}
+	}
+	by = map[string]int{}
+	for _, c := range sorted[bestLo : bestLo+best] {
+		by[c.Identifier]++
+	}
+	if best > 0 {
+		from = sorted[bestLo].Time
+	}
+	return from, by
+}
+
+// busiestPerReplica is each replica's most calls in any second at the
+// simulator, by name.
+func (c *cluster) busiestPerReplica(calls []sim.Call) map[string]int {
+	out := map[string]int{}
+	for _, r := range c.replicas {
+		out[r.Name] = daemontest.MaxReceivedInWindow(callsBy(calls, r.Identifier), time.Second)
+	}
+	return out
 }

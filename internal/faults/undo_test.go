@@ -5,6 +5,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -86,25 +87,37 @@ func (r *stateRig) lastLock(id string) engine.Outcome {
 	return slices.MaxFunc(locks, func(a, b engine.Outcome) int { return a.Time.Compare(b.Time) })
 }
 
-// TestUndoAfterSIGKILL (timed actions 1): the daemon is killed with
-// SIGKILL right after a lock with for: 3s succeeded, and restarted at
-// once. The undo is durable: the restarted daemon unlocks the seat when
-// the lock ends, not before, with an unlock_seat line carrying the
-// lock's rule and event id, and the simulator's seat is unlocked.
-func TestUndoAfterSIGKILL(t *testing.T) {
+// TestUndoAfterRestart (timed actions 1): the daemon is stopped right
+// after a lock with for: 3s succeeded, with SIGTERM (a drain, exit code
+// 0) or SIGKILL, and restarted at once with another identifier. The
+// undo is durable: the restarted daemon unlocks the seat when the lock
+// ends, not before, with an unlock_seat line carrying the lock's rule
+// and event id, and the simulator's seat is unlocked. After SIGTERM the
+// lock's event was acknowledged in the drain, so it is not locked again.
+func TestUndoAfterRestart(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		name := map[syscall.Signal]string{syscall.SIGTERM: "SIGTERM", syscall.SIGKILL: "SIGKILL"}[sig]
+		t.Run(name, func(t *testing.T) { testUndoAfterRestart(t, name, sig) })
+	}
+}
+
+func testUndoAfterRestart(t *testing.T, name string, sig syscall.Signal) {
 	r := newStateRig(t, timedRules)
-	const room, id = "room-undo-kill", "undo-kill"
+	room, id := "room-undo-"+strings.ToLower(name), "undo-"+strings.ToLower(name)
 	r.sim.CreateRooms(room)
 	d := r.start(daemontest.Admin)
 	r.publish(joinSubject, id, flaggedOnSeat(id, room, 1, map[string]any{"for": "3s"}))
 	first := r.waitLine(id, engine.ActionLockSeat, waitLong)
-	r.stop(d, syscall.SIGKILL)
-	killedAt := time.Now()
+	r.stop(d, sig)
+	stoppedAt := time.Now()
 	if first.Outcome != engine.Succeeded {
 		t.Fatalf("lock line %+v, want succeeded", first)
 	}
-	if end := lockEnd(t, first); killedAt.After(end) {
-		t.Logf("the kill came %s after the lock's end: the machine is slow, the undo is overdue", killedAt.Sub(end))
+	if n := len(r.linesOf(id, engine.ActionUnlockSeat)); n != 0 {
+		t.Fatalf("%d unlock_seat lines from the stopped daemon, want none before the lock's end", n)
+	}
+	if end := lockEnd(t, first); stoppedAt.After(end) {
+		t.Logf("the %s came %s after the lock's end: the machine is slow, the undo is overdue", name, stoppedAt.Sub(end))
 	}
 
 	d2 := r.start(daemontest.OtherAdmin)
@@ -113,9 +126,12 @@ func TestUndoAfterSIGKILL(t *testing.T) {
 	lock := r.lastLock(id)
 	late := r.checkUnlocked(lock, daemontest.OtherAdmin)
 	redelivered := len(r.linesOf(id, engine.ActionLockSeat)) - 1
-	t.Logf("RELIABILITY undo-sigkill: for=3s killed_after_lock=%s restarted_in=%s lock_redelivered=%d "+
-		"unlock_late_by=%s (schedules have 1 s precision)",
-		killedAt.Sub(first.Time).Round(time.Millisecond), d2.RunningTime().Sub(killedAt).Round(time.Millisecond),
+	if sig == syscall.SIGTERM && redelivered != 0 {
+		t.Errorf("the lock was on file and acknowledged before SIGTERM's drain ended, yet it has %d lock_seat lines", redelivered+1)
+	}
+	t.Logf("RELIABILITY undo-%s: for=3s stopped_after_lock=%s restarted_in=%s lock_redelivered=%d "+
+		"unlock_late_by=%s (schedules have 1 s precision)", strings.ToLower(name),
+		stoppedAt.Sub(first.Time).Round(time.Millisecond), d2.RunningTime().Sub(stoppedAt).Round(time.Millisecond),
 		redelivered, late.Round(time.Millisecond))
 }
 
@@ -240,6 +256,157 @@ func TestUndoRoomEngineFailing(t *testing.T) {
 		"flaky (2 failures): outcome=%s attempts=%d seat_unlocked=%v",
 		maxAttempts, dead.Outcome, dead.Attempts, len(unlockLetters), r.sim.Seat(deadRoom, 1).IsAudioDisabled,
 		flaky[0].Outcome, flaky[0].Attempts, !r.sim.Seat(flakyRoom, 1).IsAudioDisabled)
+}
+
+// relockRules are timedRules with a second rule for events without
+// attrs.for: a lock without end on the same seat flag.
+const relockRules = `rules:
+  - name: timed-mute
+    on: [member.enter]
+    when: event.user.flagged && attr_string("for") != ""
+    actions:
+      - lock_seat: {room_id: event.room_id, index: event.seat.index, forbid_audio: true}
+        for: attr_string("for")
+  - name: mute-for-good
+    on: [member.enter]
+    when: event.user.flagged && attr_string("for") == ""
+    actions:
+      - lock_seat: {room_id: event.room_id, index: event.seat.index, forbid_audio: true}
+`
+
+// undoScheduleSubject is where the undo stream holds pending undos, one
+// per seat flag (jsstate: <UndoSubject>.at.<seat flag>).
+const undoScheduleSubject = "roomwarden.undo.at.>"
+
+// TestUndoNewerLock (timed actions 6): a seat flag locked again before
+// its undo. Seat 1, locked for 4s and then for 8s: one undo is pending,
+// and it ends the newer lock at its end, not the older one's (no unlock
+// at 4s, one unlock line, for the newer lock's event, one unlock call).
+// Seat 2, locked for 8s and then for 3s: the later end wins, the seat
+// stays locked until the first lock's end. Seat 3, locked for 5s and
+// then by a rule without for: the pending undo is cancelled (no
+// schedule left for it) and the seat stays locked. Each second lock is
+// published once the first is on file, so the two never share a call.
+func TestUndoNewerLock(t *testing.T) {
+	r := newStateRig(t, relockRules)
+	const room = "room-relock"
+	r.sim.CreateRooms(room)
+	r.start(daemontest.Admin)
+	lock := func(id string, index int, dur string) engine.Outcome {
+		t.Helper()
+		var attrs map[string]any
+		if dur != "" {
+			attrs = map[string]any{"for": dur}
+		}
+		r.publish(joinSubject, id, flaggedOnSeat(id, room, index, attrs))
+		o := r.waitLine(id, engine.ActionLockSeat, waitLong)
+		if o.Outcome != engine.Succeeded {
+			t.Fatalf("lock line %+v, want succeeded", o)
+		}
+		return o
+	}
+	cancelled := lock("cancel-timed", 3, "5s")
+	forever := lock("cancel-forever", 3, "")
+	longer1 := lock("later-first", 1, "4s")
+	longer2 := lock("later-second", 1, "8s")
+	shorter1 := lock("shorter-first", 2, "8s")
+	lock("shorter-second", 2, "3s")
+	if forever.Rule != "mute-for-good" || forever.For != "" {
+		t.Fatalf("lock without for: line %+v, want rule mute-for-good and no for", forever)
+	}
+	// Seat 1 and seat 2 hold one pending undo each; seat 3 none. Counted
+	// before any of the first locks ends (an undo left behind would have
+	// fired and left the schedule subject by then).
+	scheduled := daemontest.SubjectMessages(t, r.js, r.h.Config.State.UndoStream, undoScheduleSubject)
+	if now := time.Now(); !now.Before(lockEnd(t, longer1)) || !now.Before(lockEnd(t, cancelled)) {
+		t.Fatalf("the locks were on file %s after the first one's end: too slow to count the pending undos",
+			now.Sub(lockEnd(t, longer1)))
+	}
+	if scheduled != 2 {
+		t.Errorf("%d undos pending in %s, want 2: one for seat 1 (the newer lock's end), one for seat 2, none for seat 3",
+			scheduled, r.h.Config.State.UndoStream)
+	}
+
+	r.waitLine("later-second", engine.ActionUnlockSeat, waitLong)
+	r.waitLine("shorter-first", engine.ActionUnlockSeat, waitLong)
+	// Any other undo would have fallen due by now (schedules fire on
+	// whole seconds); a second more covers one still on its way.
+	time.Sleep(time.Second)
+	r.h.WaitFor(waitLong, "the undo stream to be empty", func() bool {
+		return daemontest.SubjectMessages(t, r.js, r.h.Config.State.UndoStream, "roomwarden.undo.>") == 0
+	})
+	r.settle()
+	lateNewer := r.checkUnlocked(longer2, daemontest.Admin)
+	lateShorter := r.checkUnlocked(shorter1, daemontest.Admin)
+	for _, id := range []string{"later-first", "shorter-second", "cancel-timed", "cancel-forever"} {
+		if got := r.linesOf(id, engine.ActionUnlockSeat); len(got) != 0 {
+			t.Errorf("event %s: unlock_seat lines %+v, want none (its lock was superseded)", id, got)
+		}
+	}
+	if got := unlockCalls(r.sim.FlagCalls(), room, 3); len(got) != 0 {
+		t.Errorf("simulator: unlock calls for seat 3 %+v, want none: a lock without for ends no earlier undo", got)
+	}
+	if st := r.sim.Seat(room, 3); !st.IsAudioDisabled {
+		t.Errorf("simulator: %s seat 3 unlocked, want it still locked by the lock without for", room)
+	}
+	t.Logf("RELIABILITY undo-newer: pending_after_relocks=%d seat1 (4s then 8s): unlocks=%d unlock_late_by_newer_end=%s "+
+		"after_older_end_by=%s; seat2 (8s then 3s): unlocks=%d unlock_late_by_longer_end=%s; seat3 (5s then no for): unlocks=%d locked=%v",
+		scheduled, len(unlockCalls(r.sim.FlagCalls(), room, 1)), lateNewer.Round(time.Millisecond),
+		lockEnd(t, longer2).Add(lateNewer).Sub(lockEnd(t, longer1)).Round(time.Millisecond),
+		len(unlockCalls(r.sim.FlagCalls(), room, 2)), lateShorter.Round(time.Millisecond),
+		len(unlockCalls(r.sim.FlagCalls(), room, 3)), r.sim.Seat(room, 3).IsAudioDisabled)
+}
+
+// TestUndoRetryEndsNewerLock: a known bug. The undoer checks that its
+// lock is still the latest before it submits the unlock, but not again
+// before each attempt: an unlock that failed retryably (a Room Engine
+// error, or 60007 under a burst) and is retried after a newer lock of
+// the same seat flag succeeded ends that newer lock at the Room Engine,
+// up to its end, while the lock record says it is held (its own undo
+// unlocks again at its end). Here: a lock for 2s, its unlock's first
+// attempt fails (backoff 8s), a lock for 30s of the same seat succeeds
+// meanwhile, and the retried unlock succeeds: the seat is unlocked ~28 s
+// early. The same can happen without a retry when the unlock and the
+// newer lock are in flight together (milliseconds instead of seconds).
+// Found while writing TestUndoNewerLock; the fix belongs in
+// engine/undo.go or the executor (check the lock before every attempt,
+// or order a seat flag's calls).
+func TestUndoRetryEndsNewerLock(t *testing.T) {
+	if os.Getenv(knownBugsEnv) != "1" {
+		t.Skipf("known bug, not yet fixed in engine/undo.go: set %s=1 to run", knownBugsEnv)
+	}
+	r := newStateRig(t, timedRules)
+	r.h.Config.Executor.BackoffInitial = app.Duration(8 * time.Second)
+	r.h.Config.Executor.BackoffMax = app.Duration(8 * time.Second)
+	const room = "room-undo-retry"
+	r.sim.CreateRooms(room)
+	r.start(daemontest.Admin)
+	r.publish(joinSubject, "retry-older", flaggedOnSeat("retry-older", room, 1, map[string]any{"for": "2s"}))
+	r.waitLine("retry-older", engine.ActionLockSeat, waitLong)
+	r.sim.FailRoom(room, 1, sim.CodeInternal) // the unlock's first attempt
+	r.h.WaitFor(waitLong, "the unlock's first attempt to fail", func() bool {
+		return slices.ContainsFunc(unlockCalls(r.sim.FlagCalls(), room, 1), func(c sim.Call) bool { return !okCall(c) })
+	})
+	r.publish(joinSubject, "retry-newer", flaggedOnSeat("retry-newer", room, 1, map[string]any{"for": "30s"}))
+	newer := r.waitLine("retry-newer", engine.ActionLockSeat, waitLong)
+	if newer.Outcome != engine.Succeeded {
+		t.Fatalf("newer lock %+v, want succeeded", newer)
+	}
+	unlock := r.waitLine("retry-older", engine.ActionUnlockSeat, waitLong)
+	var retried sim.Call
+	for _, c := range unlockCalls(r.sim.FlagCalls(), room, 1) {
+		if okCall(c) {
+			retried = c
+		}
+	}
+	if retried.Time.IsZero() || !retried.Time.After(newer.Time) {
+		t.Skipf("the retried unlock (%+v) did not come after the newer lock (%s): the backoff's jitter was too short "+
+			"to reach the case", retried, newer.Time.Format(time.StampMilli))
+	}
+	if st := r.sim.Seat(room, 1); !st.IsAudioDisabled {
+		t.Errorf("simulator: seat 1 unlocked by the older lock's retried undo (%s, attempts %d) %s before the newer lock's end",
+			unlock.Outcome, unlock.Attempts, lockEnd(t, newer).Sub(retried.Time).Round(time.Millisecond))
+	}
 }
 
 // untilRules mutes a flagged user's seat until attrs.until (RFC 3339):
