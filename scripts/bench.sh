@@ -14,36 +14,14 @@ RUNS=${RUNS:-5}
 N=${N:-200000}
 PORT=${PORT:-14222}
 OUT=${OUT:-bench-results}
-GOBIN=$(go env GOPATH)/bin
-NATS=$GOBIN/nats
-NATS_SERVER=$GOBIN/nats-server
-URL=nats://127.0.0.1:$PORT
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
-[ -x "$NATS" ] || go install github.com/nats-io/natscli/nats@v0.5.0
-[ -x "$NATS_SERVER" ] || go install github.com/nats-io/nats-server/v2@v2.15.2
-
-mkdir -p "$OUT"
-WORK=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-	if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# median reads numbers, one a line, and prints their median.
-median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "n/a"} else if (NR%2) {print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2}}'; }
 # figure NAME FILE: the values of a loadgen figure in FILE.
 figure() { grep "^$1: " "$2" | awk '{print $2}'; }
 
 {
-	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "nproc: $(nproc)"
-	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-	echo "mem: $(free -m | awk '/Mem:/ {print $2 " MiB"}')"
-	echo "go: $(go version)"
-	echo "nats-server: $($NATS_SERVER --version)"
-	echo "natscli: $($NATS --version)"
+	machine
 } | tee "$OUT/machine.txt"
 
 go build -o "$WORK/roomwarden" ./cmd/roomwarden
@@ -61,9 +39,7 @@ echo "== executor against the simulator"
 for i in $(seq 3); do "$WORK/loadgen" executor -rate 200 -actions 2000 | tee -a "$OUT/executor.txt"; done
 
 echo "== nats-server $URL"
-"$NATS_SERVER" -js -sd "$WORK/nats" -a 127.0.0.1 -p "$PORT" >"$WORK/nats-server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 50); do "$NATS" -s "$URL" server check connection >/dev/null 2>&1 && break; sleep 0.1; done
+start_server
 
 echo "== memory: the daemon with 10,000 rules, filling 1,000,000 cooldown keys through events (several minutes)"
 "$WORK/loadgen" mem -nats "$URL" -daemon "$WORK/roomwarden" -work "$WORK" -rules 10000 -keys 1000000 | tee "$OUT/mem.txt"

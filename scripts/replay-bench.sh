@@ -18,44 +18,20 @@ RUNS=${RUNS:-3}
 N=${N:-1000000}
 PORT=${PORT:-14223}
 OUT=${OUT:-bench-results/replay}
-GOBIN=$(go env GOPATH)/bin
-NATS=$GOBIN/nats
-NATS_SERVER=$GOBIN/nats-server
-URL=nats://127.0.0.1:$PORT
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
-[ -x "$NATS" ] || go install github.com/nats-io/natscli/nats@v0.5.0
-[ -x "$NATS_SERVER" ] || go install github.com/nats-io/nats-server/v2@v2.15.2
-
-mkdir -p "$OUT"
-WORK=$(mktemp -d)
-SERVER_PID=""
-cleanup() {
-	if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# median reads numbers, one a line, and prints their median.
-median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) {print "n/a"} else if (NR%2) {print v[(NR+1)/2]} else {print (v[NR/2]+v[NR/2+1])/2}}'; }
 # benchrate FILE: the msgs/sec figure of a `nats bench` output.
 benchrate() { grep -o '[0-9,]* msgs/sec' "$1" | tail -1 | tr -d ', ' | sed 's/msgs\/sec//'; }
 # seconds H:MM:SS.ss|M:SS.ss: in seconds.
 seconds() { awk -F: '{s=0; for (i=1; i<=NF; i++) s=s*60+$i; print s}' <<<"$1"; }
 
 {
-	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-	echo "nproc: $(nproc)"
-	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-	echo "mem: $(free -m | awk '/Mem:/ {print $2 " MiB"}')"
-	echo "go: $(go version)"
-	echo "nats-server: $($NATS_SERVER --version)"
-	echo "natscli: $($NATS --version)"
+	machine
 	echo "events: $N"
 } | tee "$OUT/machine.txt"
 
-"$NATS_SERVER" -js -sd "$WORK/nats" -a 127.0.0.1 -p "$PORT" >"$WORK/nats-server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 50); do "$NATS" -s "$URL" server check connection >/dev/null 2>&1 && break; sleep 0.2; done
+start_server
 
 go build -o "$WORK/roomwarden" ./cmd/roomwarden
 go run ./scripts/replaybench -nats "$URL" -n "$N" -out "$WORK" | tee "$OUT/publish.txt"
