@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -110,17 +109,5 @@ func (s *SimProcess) Calls() []sim.Call {
 // MaxReceivedInWindow is the most calls whose arrivals fall in any
 // half-open window [t, t+window), as sim.Server's.
 func MaxReceivedInWindow(calls []sim.Call, window time.Duration) int {
-	times := make([]time.Time, len(calls))
-	for i, c := range calls {
-		times[i] = c.Time
-	}
-	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-	best, lo := 0, 0
-	for hi, t := range times {
-		for t.Sub(times[lo]) >= window {
-			lo++
-		}
-		best = max(best, hi-lo+1)
-	}
-	return best
+	return sim.MaxReceivedIn(calls, window)
 }

@@ -58,7 +58,13 @@ func (s *Server) MaxInWindow(window time.Duration) int {
 // MaxReceivedInWindow is the most calls of any answer whose arrivals fall
 // in any half-open window [t, t+window): what the client sent.
 func (s *Server) MaxReceivedInWindow(window time.Duration) int {
-	return maxInWindow(s.Calls(), window, func(Call) bool { return true })
+	return MaxReceivedIn(s.Calls(), window)
+}
+
+// MaxReceivedIn is MaxReceivedInWindow over any calls, such as those of
+// a simulator in another process, read from its call log.
+func MaxReceivedIn(calls []Call, window time.Duration) int {
+	return maxInWindow(calls, window, func(Call) bool { return true })
 }
 
 func maxInWindow(calls []Call, window time.Duration, keep func(Call) bool) int {
