@@ -691,6 +691,19 @@ func TestNewRegistersMetricsOnce(t *testing.T) {
 	}
 }
 
+// ackOnRelease is a deferred result that acks once release is closed,
+// and leaves the message if the intake stops first.
+func ackOnRelease(release <-chan struct{}) engine.Result {
+	return engine.Result{Wait: func(ctx context.Context) engine.Result {
+		select {
+		case <-release:
+			return engine.Result{Verdict: engine.Ack}
+		case <-ctx.Done():
+			return engine.Result{Verdict: engine.Leave}
+		}
+	}}
+}
+
 // TestIntakeDeferredResult: a handler that defers its verdict (Result.Wait)
 // frees its worker at once, so one worker handles every message while the
 // first is still waiting; the waiting messages are kept alive past
@@ -704,14 +717,7 @@ func TestIntakeDeferredResult(t *testing.T) {
 	cfg.AckWait = slowAckWait
 	release := make(chan struct{})
 	h := &recorder{decide: func(context.Context, engine.Delivery) engine.Result {
-		return engine.Result{Wait: func(ctx context.Context) engine.Result {
-			select {
-			case <-release:
-				return engine.Result{Verdict: engine.Ack}
-			case <-ctx.Done():
-				return engine.Result{Verdict: engine.Leave}
-			}
-		}}
+		return ackOnRelease(release)
 	}}
 	runIntake(t, js, cfg, h)
 	const n = 3

@@ -64,14 +64,7 @@ func TestIntakeLetsGoOfAckedMessages(t *testing.T) {
 		if n == burst {
 			close(burstSeen)
 		}
-		return engine.Result{Wait: func(ctx context.Context) engine.Result {
-			select {
-			case <-release:
-				return engine.Result{Verdict: engine.Ack}
-			case <-ctx.Done():
-				return engine.Result{Verdict: engine.Leave}
-			}
-		}}
+		return ackOnRelease(release)
 	})
 	runIntake(t, js, cfg, h)
 	publishSized(t, js, burst, 4<<10)
