@@ -88,7 +88,7 @@ func (m *Memory) Feed(_ context.Context, f Feed, distinct bool) (int, error) {
 	if !slices.ContainsFunc(s.entries, func(e windowEntry) bool { return e.event == f.EventID }) {
 		s.entries = append(s.entries, windowEntry{event: f.EventID, value: f.Value, at: f.At})
 	}
-	return count(s.entries, f.At, distinct), nil
+	return count(s.entries, distinct), nil
 }
 
 // Count implements Windows.
@@ -100,7 +100,7 @@ func (m *Memory) Count(_ context.Context, window, key string, span time.Duration
 		return 0, nil
 	}
 	s.entries = live(s.entries, at, span)
-	return count(s.entries, at, distinct), nil
+	return count(s.entries, distinct), nil
 }
 
 // live drops the entries that fell out of the window (at-span, at]; an
@@ -109,15 +109,12 @@ func live(entries []windowEntry, at time.Time, span time.Duration) []windowEntry
 	return slices.DeleteFunc(entries, func(e windowEntry) bool { return !e.at.After(at.Add(-span)) })
 }
 
-// count counts the entries in the window as of at: events, or distinct
-// values.
-func count(entries []windowEntry, at time.Time, distinct bool) int {
+// count counts the live entries: events, or distinct values. Entries
+// later than the caller's time count too (see Windows.Feed).
+func count(entries []windowEntry, distinct bool) int {
 	seen := make(map[string]bool)
 	n := 0
 	for _, e := range entries {
-		if e.at.After(at) {
-			continue
-		}
 		if distinct {
 			if seen[e.value] {
 				continue

@@ -54,9 +54,13 @@ type Feed struct {
 // Windows count events over sliding time.
 type Windows interface {
 	// Feed records f unless its event is already recorded at that window
-	// and key, and returns the window's count there as of f.At: the
-	// events recorded in (At-Span, At], or their distinct values when the
-	// window has a distinct expression (distinct true).
+	// and key, and returns the window's count there: the events recorded
+	// after At-Span, or their distinct values when the window has a
+	// distinct expression (distinct true). Entries recorded with a time
+	// later than At count too: another feeder may have decided a moment
+	// later and written first. So the counts that feeders of one key
+	// see, however they race, follow the order their writes commit in,
+	// each count seen once: a threshold is crossed by exactly one feed.
 	Feed(ctx context.Context, f Feed, distinct bool) (int, error)
 	// Count returns the same count without recording anything.
 	Count(ctx context.Context, window, key string, span time.Duration, distinct bool, at time.Time) (int, error)

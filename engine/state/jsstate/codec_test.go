@@ -54,15 +54,14 @@ func TestCapEntries(t *testing.T) {
 
 func TestCount(t *testing.T) {
 	entries := []windowEntry{{1, 10, 1}, {2, 10, 2}, {3, 20, 3}, {4, 30, 9}}
-	tests := []struct {
-		at       int64
-		distinct bool
-		want     int
-	}{{3, false, 3}, {3, true, 2}, {9, true, 3}, {0, false, 0}}
-	for _, tc := range tests {
-		if got := count(entries, tc.at, tc.distinct); got != tc.want {
-			t.Errorf("count(at %d, distinct %v) = %d, want %d", tc.at, tc.distinct, got, tc.want)
-		}
+	if got := count(entries, false); got != 4 {
+		t.Errorf("count of events = %d, want 4 (every live entry, later ones too)", got)
+	}
+	if got := count(entries, true); got != 3 {
+		t.Errorf("count of distinct values = %d, want 3", got)
+	}
+	if got := count(nil, true); got != 0 {
+		t.Errorf("count of nothing = %d, want 0", got)
 	}
 }
 

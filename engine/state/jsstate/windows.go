@@ -45,13 +45,13 @@ func (s *Store) Feed(ctx context.Context, f state.Feed, distinct bool) (n int, e
 			return change{}, err
 		}
 		if slices.ContainsFunc(kept, func(x windowEntry) bool { return x.event == e.event }) {
-			n = count(kept, e.at, distinct)
+			n = count(kept, distinct)
 			if len(kept) == total {
 				return change{}, nil
 			}
 		} else {
 			kept = capEntries(append(kept, e))
-			n = count(kept, e.at, distinct)
+			n = count(kept, distinct)
 		}
 		return change{write: true, val: encodeWindow(f.Window, f.Key, kept), ttl: windowTTL(kept, f.At, f.Span)}, nil
 	})
@@ -74,7 +74,7 @@ func (s *Store) Count(ctx context.Context, window, key string, span time.Duratio
 	if cur.val != nil {
 		s.windows.set(k, cur)
 	}
-	return count(entries, at.UnixNano(), distinct), nil
+	return count(entries, distinct), nil
 }
 
 // capEntries drops the oldest entries beyond MaxWindowEntries.
@@ -91,23 +91,16 @@ func capEntries(entries []windowEntry) []windowEntry {
 	return entries
 }
 
-// count counts the entries recorded by at: events, or distinct values.
-func count(entries []windowEntry, at int64, distinct bool) int {
+// count counts the live entries: events, or distinct values. Entries
+// later than the caller's time count too (see state.Windows.Feed).
+func count(entries []windowEntry, distinct bool) int {
 	if !distinct {
-		n := 0
-		for _, e := range entries {
-			if e.at <= at {
-				n++
-			}
-		}
-		return n
+		return len(entries)
 	}
 	var buf [64]uint64
 	values := buf[:0]
 	for _, e := range entries {
-		if e.at <= at {
-			values = append(values, e.value)
-		}
+		values = append(values, e.value)
 	}
 	slices.Sort(values)
 	return len(slices.Compact(values))

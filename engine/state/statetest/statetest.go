@@ -31,6 +31,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("Windows", func(t *testing.T) { testWindows(t, open(t)) })
 	t.Run("WindowsDistinct", func(t *testing.T) { testWindowsDistinct(t, open(t)) })
 	t.Run("WindowsConcurrent", func(t *testing.T) { testWindowsConcurrent(t, open(t)) })
+	t.Run("WindowsCommitOrder", func(t *testing.T) { testWindowsCommitOrder(t, open(t)) })
 	t.Run("Labels", func(t *testing.T) { testLabels(t, open(t)) })
 	t.Run("Locks", func(t *testing.T) { testLocks(t, open(t)) })
 	t.Run("Overrides", func(t *testing.T) { testOverrides(t, open(t)) })
@@ -176,6 +177,25 @@ func testWindowsDistinct(t *testing.T, s state.Store) {
 	}
 	if got := of(s.Count(ctx, "reports", "room/u1", time.Minute, false, at(61*time.Second))).must(t); got != 4 {
 		t.Errorf("event count %d, want 4 (distinct only counts values)", got)
+	}
+}
+
+// testWindowsCommitOrder: feeders race, so a feed with a later time can
+// be written before one with an earlier time. The counts follow the
+// order the feeds are written in, each seen once, so a threshold is
+// crossed by exactly one of them: here b decided after c but wrote first.
+func testWindowsCommitOrder(t *testing.T, s state.Store) {
+	ctx := t.Context()
+	var seen []int
+	for _, f := range []state.Feed{
+		feed("reporters", "room/u1", "e-a", "viewer-a", 0),
+		feed("reporters", "room/u1", "e-c", "viewer-c", 10*time.Millisecond),
+		feed("reporters", "room/u1", "e-b", "viewer-b", 5*time.Millisecond),
+	} {
+		seen = append(seen, of(s.Feed(ctx, f, true)).must(t))
+	}
+	if !slices.Equal(seen, []int{1, 2, 3}) {
+		t.Errorf("distinct counts in the order written = %v, want [1 2 3]: each count seen by one feed", seen)
 	}
 }
 
