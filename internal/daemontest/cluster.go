@@ -49,9 +49,11 @@ func StartNATSCluster(t testing.TB, n int) *NATSCluster {
 	bin := NATSServerBinary(t)
 	c := &NATSCluster{}
 	dir := t.TempDir()
+	ports := FreePorts(t, 4*n)
 	for i := range n {
+		p := ports[4*i : 4*i+4]
 		c.Nodes = append(c.Nodes, &ClusterNode{t: t, bin: bin, Name: fmt.Sprintf("n%d", i+1),
-			Port: FreePort(t), ClusterPort: FreePort(t), HTTPPort: FreePort(t), ProfPort: FreePort(t),
+			Port: p[0], ClusterPort: p[1], HTTPPort: p[2], ProfPort: p[3],
 			StoreDir: filepath.Join(dir, fmt.Sprintf("n%d", i+1)), Logs: &SyncBuffer{}})
 	}
 	for _, node := range c.Nodes {
