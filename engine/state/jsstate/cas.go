@@ -73,7 +73,11 @@ func (s *Store) update(ctx context.Context, op, key string, from start, cache *v
 			if attempt >= maxCASAttempts {
 				return fmt.Errorf("%s: %w", key, errContention)
 			}
-			s.metrics.retries.WithLabelValues(op).Inc()
+			if from != assumeAbsent || attempt > 1 {
+				// A create that finds the key (a running cooldown) was a
+				// guess, not a write that lost a race.
+				s.metrics.retries.WithLabelValues(op).Inc()
+			}
 		} else if fresh {
 			return nil
 		}

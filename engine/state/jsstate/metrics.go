@@ -29,7 +29,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"op"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomwarden_state_cas_retries_total",
-			Help: "Compare-and-swap writes retried because the key changed meanwhile (another replica, or a stale cache).",
+			Help: "Compare-and-swap writes retried because the key changed meanwhile (another replica, or a stale cache); a cooldown's create that finds the cooldown running is not counted.",
 		}, []string{"op"}),
 		undos: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomwarden_state_undos_total",
