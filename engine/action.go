@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -30,7 +31,20 @@ type Action struct {
 	// Decided is when the rules decided the action; an outcome's
 	// latency is measured from it. Zero: when it was submitted.
 	Decided time.Time
+	// Still, if set, is asked right before every call of the action to
+	// the Room Engine: the first and each retry. False means the action
+	// is no longer wanted: it ends unsent, and its done func is given
+	// ErrNotWanted. An error sends nothing that time: the call is tried
+	// again after the backoff, without spending an attempt. The undoer
+	// sets it, so that an unlock retried after a newer lock of its seat
+	// flag does not end that lock; rules' actions leave it nil.
+	Still func(ctx context.Context) (bool, error)
 }
+
+// ErrNotWanted is given to an action's done func when its Still hook
+// said, before a call, that it is no longer wanted: it reached no
+// terminal outcome, and nothing was sent since that answer.
+var ErrNotWanted = errors.New("action no longer wanted")
 
 // Label is the parameters of a label action: the member to add to the
 // list kept in a KV bucket.

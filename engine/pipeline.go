@@ -23,7 +23,8 @@ type RuleSource interface {
 }
 
 // Submitter runs actions and reports each one's terminal outcome (the
-// executor). done's error means the action reached no terminal outcome.
+// executor). done's error means the action reached no terminal outcome:
+// ErrNotWanted if its Still hook said so before a call.
 type Submitter interface {
 	Submit(ctx context.Context, a Action, done func(Outcome, error)) error
 }

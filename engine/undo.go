@@ -30,7 +30,9 @@ type UndoerConfig struct {
 // a moderator's override supersedes it), sends lock_seat with the flag
 // back to false through the executor, records the outcome as action
 // unlock_seat with the lock's rule and event id, and then forgets the
-// lock.
+// lock. The check is made again right before every call of the unlock
+// (Action.Still), its retries included: a lock superseded meanwhile is
+// not ended by an unlock retried after it.
 type Undoer struct {
 	cfg     UndoerConfig
 	log     *slog.Logger
@@ -51,7 +53,7 @@ func NewUndoer(cfg UndoerConfig) (*Undoer, error) {
 	u := &Undoer{cfg: cfg, log: cfg.Logger.With("component", "undo"),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomwarden_undos_total",
-			Help: "Due undos of timed locks, by result: sent (the unlock reached an outcome) or superseded (a newer lock or an override).",
+			Help: "Due undos of timed locks, by result: sent (the unlock reached an outcome) or superseded (a newer lock or an override, found before the unlock's first call or a retry).",
 		}, []string{"result"})}
 	if err := promreg.Register(cfg.Registerer, u.results); err != nil {
 		return nil, fmt.Errorf("undoer: %w", err)
@@ -63,17 +65,23 @@ func NewUndoer(cfg UndoerConfig) (*Undoer, error) {
 // outcome on file, or superseded), and an error when it must be tried
 // again later (the store or the action log could not be reached, or the
 // executor stopped before the unlock's outcome).
+//
+// A superseded undo has no action log line, whether it was found so
+// before the unlock was submitted or before one of its retries.
 func (u *Undoer) Handle(ctx context.Context, undo state.Undo) error {
-	held, ok, err := u.cfg.Seats.Held(ctx, undo.SeatFlag)
+	wanted, err := u.wanted(ctx, undo)
 	if err != nil {
 		return err
 	}
-	if !ok || !held.End.Equal(undo.End) {
-		u.results.WithLabelValues("superseded").Inc()
-		u.log.Debug("undo superseded", "room_id", undo.RoomID, "index", undo.Index, "flag", undo.Flag)
+	if !wanted {
+		u.superseded(undo, 0)
 		return nil
 	}
 	o, err := u.run(ctx, undo)
+	if errors.Is(err, ErrNotWanted) {
+		u.superseded(undo, o.Attempts)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -84,9 +92,31 @@ func (u *Undoer) Handle(ctx context.Context, undo state.Undo) error {
 	return u.cfg.Seats.Unlocked(ctx, undo.SeatFlag, undo.End)
 }
 
-// run sends the unlock and waits for its terminal outcome.
+// wanted reports whether undo's lock is still the one roomwarden holds
+// on its seat flag: not replaced by a newer lock (a later end, or none),
+// nor dropped by a moderator's override or by this undo having run.
+func (u *Undoer) wanted(ctx context.Context, undo state.Undo) (bool, error) {
+	held, ok, err := u.cfg.Seats.Held(ctx, undo.SeatFlag)
+	if err != nil {
+		return false, err
+	}
+	return ok && held.End.Equal(undo.End), nil
+}
+
+// superseded counts an undo that is not to run; calls is how many calls
+// of its unlock were made before that was found (they all failed).
+func (u *Undoer) superseded(undo state.Undo, calls int) {
+	u.results.WithLabelValues("superseded").Inc()
+	u.log.Debug("undo superseded", "room_id", undo.RoomID, "index", undo.Index, "flag", undo.Flag, "calls", calls)
+}
+
+// run sends the unlock and waits for its terminal outcome. Before each
+// of its calls the executor asks wanted again (Action.Still): when the
+// lock was superseded meanwhile, the unlock ends unsent with
+// ErrNotWanted.
 func (u *Undoer) run(ctx context.Context, undo state.Undo) (Outcome, error) {
 	a := UnlockAction(undo.Lock, u.cfg.Now())
+	a.Still = func(ctx context.Context) (bool, error) { return u.wanted(ctx, undo) }
 	type result struct {
 		o   Outcome
 		err error

@@ -3,6 +3,7 @@ package executor
 import (
 	"github.com/roomwarden/roomwarden/engine"
 
+	"context"
 	"sync"
 	"time"
 )
@@ -22,6 +23,7 @@ type execWaiter struct {
 	lasts   time.Duration // a timed lock's duration, for its outcome
 	decided time.Time
 	done    func(engine.Outcome, error)
+	still   func(context.Context) (bool, error) // Action.Still: asked before each call
 }
 
 // execCall is one call sequence (the attempts and their retries) shared

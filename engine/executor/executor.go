@@ -50,6 +50,13 @@ type Config struct {
 	Workers int
 	// QueueSize bounds the actions waiting for a worker. Default 10000.
 	QueueSize int
+	// JitterMargin is how much later than its start a call may reach the
+	// Room Engine, relative to the others, without breaking the rate: the
+	// limiter counts RatePerSecond calls per second plus this margin.
+	// Default 20ms; at most 1s. Raise it where calls' delays vary more
+	// (a congested path, or replicas on busy machines); it costs rate:
+	// at 200/s the pace is 199/(1s + margin).
+	JitterMargin time.Duration
 
 	Logger     *slog.Logger          // nil: discard
 	Registerer prometheus.Registerer // nil: metrics not registered
@@ -63,6 +70,7 @@ func (c Config) withDefaults() (Config, error) {
 	c.BackoffMax = cmp.Or(c.BackoffMax, 10*time.Second)
 	c.Workers = cmp.Or(c.Workers, 64)
 	c.QueueSize = cmp.Or(c.QueueSize, 10000)
+	c.JitterMargin = cmp.Or(c.JitterMargin, defaultJitterMargin)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -75,6 +83,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("executor: max_attempts %d: want at least 1", c.MaxAttempts)
 	case c.BackoffInitial < 0 || c.BackoffMax < c.BackoffInitial:
 		return c, fmt.Errorf("executor: backoff %v to %v: want 0 <= initial <= max", c.BackoffInitial, c.BackoffMax)
+	case c.JitterMargin < 0 || c.JitterMargin > maxJitterMargin:
+		return c, fmt.Errorf("executor: jitter_margin %v: want 0 to %v", c.JitterMargin, maxJitterMargin)
 	case c.Workers < 0 || c.QueueSize < 0:
 		return c, fmt.Errorf("executor: workers %d, queue %d: want positive sizes", c.Workers, c.QueueSize)
 	}
@@ -130,7 +140,7 @@ func New(cfg Config) (*Executor, error) {
 	e := &Executor{
 		cfg:      cfg,
 		log:      cfg.Logger.With("component", "executor"),
-		limiter:  newCallLimiter(cfg.RatePerSecond, time.Now()),
+		limiter:  newCallLimiter(cfg.RatePerSecond, time.Second+cfg.JitterMargin, time.Now()),
 		backoff:  newRetryBackoff(cfg.BackoffInitial, cfg.BackoffMax),
 		coalesce: newCoalescer(),
 		queue:    newFairQueue(cfg.QueueSize),
@@ -155,6 +165,11 @@ func New(cfg Config) (*Executor, error) {
 	return e, nil
 }
 
+// RateWindow is the rolling window this executor counts its calls in: a
+// second plus its jitter margin. Replicas wait this long for calls made
+// under an old share to leave the window.
+func (e *Executor) RateWindow() time.Duration { return e.limiter.window }
+
 // SetShare makes perSecond (clamped to 0..RatePerSecond) the most calls
 // this executor starts in any RateWindow, from now on: its share of a
 // budget that replicas split (see engine/replicas). Lowering it counts
@@ -170,10 +185,11 @@ func (e *Executor) SetShare(perSecond int) {
 
 // Submit queues a for execution and arranges for done to be called exactly
 // once: with a's terminal Outcome and a nil error, or with a non-nil error
-// if a reached no terminal outcome (the executor stopped first, or the
-// dead-letter publish failed); the Outcome then carries a's identity and
-// last error but no outcome kind. done runs on an executor goroutine and
-// must not block for long.
+// if a reached no terminal outcome (the executor stopped first, the
+// dead-letter publish failed, or a.Still said before a call that a is
+// no longer wanted: engine.ErrNotWanted); the Outcome then carries a's
+// identity and last error but no outcome kind. done runs on an executor
+// goroutine and must not block for long.
 //
 // Submit blocks while the queue is full, until ctx is done. If Submit
 // returns an error (ctx's, or ErrClosed), done is never called. Queued
@@ -199,7 +215,7 @@ func (e *Executor) Submit(ctx context.Context, a engine.Action, done func(engine
 	if decided.IsZero() {
 		decided = time.Now()
 	}
-	w := execWaiter{rule: a.Rule, eventID: a.EventID, kind: kind, lasts: a.For, decided: decided, done: done}
+	w := execWaiter{rule: a.Rule, eventID: a.EventID, kind: kind, lasts: a.For, decided: decided, done: done, still: a.Still}
 	c, leader := e.coalesce.join(coalesceKey{params: a.Params, dry: a.DryRun}, w)
 	if !leader || e.queue.tryPut(c) {
 		return nil
@@ -356,12 +372,16 @@ func (e *Executor) next(ctx context.Context) (*execCall, bool) {
 	}
 }
 
-// attempt makes one paced call and settles its result.
+// attempt makes one paced call and settles its result, unless its
+// waiters' Still hooks say it is no longer wanted (see stillWanted).
 func (e *Executor) attempt(ctx context.Context, c *execCall) {
 	waited, err := e.limiter.wait(ctx)
 	e.metrics.limiterWait.Observe(waited.Seconds())
 	if err != nil {
 		e.abandon(c, fmt.Errorf("%w: waiting for the rate limiter: %w", ErrStopped, err))
+		return
+	}
+	if !e.stillWanted(ctx, c) {
 		return
 	}
 	c.attempts++

@@ -415,6 +415,34 @@ func TestExecutorRollingWindow(t *testing.T) {
 	}
 }
 
+// TestExecutorJitterMargin: a wider margin counts the limit in a longer
+// window, so no window of a second plus the margin holds more than the
+// limit; the pace drops accordingly; and the margin is bounded.
+func TestExecutorJitterMargin(t *testing.T) {
+	const limit, actions, margin = 20, 45, 400 * time.Millisecond
+	sink := &execFakeSink{answer: func(engine.LockSeat, int) error { return nil }}
+	e, _ := newExecFixture(t, Config{RatePerSecond: limit, Workers: 8, JitterMargin: margin}, sink)
+	runExecFixture(t, e)
+	if got := e.RateWindow(); got != time.Second+margin {
+		t.Errorf("RateWindow() = %v, want %v", got, time.Second+margin)
+	}
+	c := newExecCollector()
+	for i := range actions {
+		execSubmit(t, e, c, execAction(execSeat("room-j", i), i))
+	}
+	c.wait(t, actions)
+	// The same 100 ms allowance for late stamps as checkedWindow.
+	if got := maxInWindow(sink.times(), time.Second+margin-100*time.Millisecond); got > limit {
+		t.Errorf("max calls within %v = %d, want <= %d", time.Second+margin-100*time.Millisecond, got, limit)
+	}
+	for _, m := range []time.Duration{-time.Millisecond, 1001 * time.Millisecond} {
+		cfg := Config{Sink: sink, DryRun: sink, DeadLetters: &execFakeDLQ{}, JitterMargin: m}
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "jitter_margin") {
+			t.Errorf("New with JitterMargin %v = %v, want a jitter_margin error", m, err)
+		}
+	}
+}
+
 // checkedWindow is the rolling window the rate tests and benchmarks
 // count calls in. The limiter is meant to keep every 1.02 s window of
 // call starts at or under the limit (a second plus its 20 ms jitter
@@ -500,7 +528,7 @@ func TestNewConfig(t *testing.T) {
 			got := e.cfg
 			got.Sink, got.DryRun, got.DeadLetters, got.Logger = nil, nil, nil, nil
 			want := Config{RatePerSecond: 200, MaxAttempts: 6, BackoffInitial: 200 * time.Millisecond,
-				BackoffMax: 10 * time.Second, Workers: 64, QueueSize: 10000}
+				BackoffMax: 10 * time.Second, Workers: 64, QueueSize: 10000, JitterMargin: 20 * time.Millisecond}
 			if got != want {
 				t.Errorf("config %+v, want %+v", got, want)
 			}

@@ -17,7 +17,8 @@ import (
 //
 //   - A token bucket (x/time/rate) with burst b and rate r grants at most
 //     b + r·T calls in any interval of length T. We take T = 1 s plus a
-//     jitter margin and choose b + r·T = maxPerSecond, so calls whose
+//     jitter margin (Config.JitterMargin, 20 ms by default) and choose
+//     b + r·T = maxPerSecond, so calls whose
 //     network delay varies by up to the margin still arrive at most
 //     maxPerSecond to a server second. b = max(1, maxPerSecond/200) and
 //     r = (maxPerSecond - b) / T: for 200/s that is b = 1, r ≈ 195.1/s,
@@ -42,24 +43,27 @@ import (
 // share. A share of 0 admits nothing until it is raised. A share whose
 // bucket rate rounds to 0 (a share of 1) is paced by the guard alone.
 const (
-	limiterJitterMargin = 20 * time.Millisecond
-	limiterWindow       = time.Second + limiterJitterMargin
+	defaultJitterMargin = 20 * time.Millisecond
+	maxJitterMargin     = time.Second
+	limiterWindow       = time.Second + defaultJitterMargin
 	// maxRatePerSecond bounds the guard's memory (8 bytes per call).
 	maxRatePerSecond = 1_000_000
 	// throttleEvery is the shortest time between two rate decreases.
 	throttleEvery = time.Second
 )
 
-// RateWindow is the rolling window the limiter counts calls in: a second
-// plus a margin for network jitter. No RateWindow holds more call starts
-// than the executor's share (RatePerSecond unless SetShare lowered it).
+// RateWindow is the rolling window the limiter counts calls in with the
+// default jitter margin: a second plus 20 ms. No window of
+// Executor.RateWindow holds more call starts than the executor's share
+// (RatePerSecond unless SetShare lowered it).
 const RateWindow = limiterWindow
 
 // callLimiter paces Room Engine calls; see the pacing comment above.
 type callLimiter struct {
 	bucket *rate.Limiter
 	guard  *windowGuard
-	most   int // the largest share: RatePerSecond
+	most   int           // the largest share: RatePerSecond
+	window time.Duration // a second plus the jitter margin
 
 	mu           sync.Mutex
 	ceiling      rate.Limit // bucket rate of the share, unthrottled
@@ -71,10 +75,11 @@ type callLimiter struct {
 }
 
 // bucketParams returns the token bucket's rate and burst for a limit of
-// maxPerSecond calls in any rolling second.
-func bucketParams(maxPerSecond int) (rate.Limit, int) {
+// maxPerSecond calls in any rolling second, counted in windows of window
+// (a second plus the jitter margin).
+func bucketParams(maxPerSecond int, window time.Duration) (rate.Limit, int) {
 	b := max(1, maxPerSecond/200)
-	r := float64(maxPerSecond-b) / limiterWindow.Seconds()
+	r := float64(maxPerSecond-b) / window.Seconds()
 	return rate.Limit(r), b
 }
 
@@ -83,16 +88,17 @@ func bucketParams(maxPerSecond int) (rate.Limit, int) {
 // used all of it (restart safety). The hold comes before the token
 // bucket, so the calls that waited on it are still paced, not released
 // in one burst.
-func newCallLimiter(maxPerSecond int, start time.Time) *callLimiter {
-	r, b := bucketParams(maxPerSecond)
+func newCallLimiter(maxPerSecond int, window time.Duration, start time.Time) *callLimiter {
+	r, b := bucketParams(maxPerSecond, window)
 	l := &callLimiter{
 		bucket:    rate.NewLimiter(r, b),
-		guard:     newWindowGuard(maxPerSecond, limiterWindow),
+		guard:     newWindowGuard(maxPerSecond, window),
 		most:      maxPerSecond,
+		window:    window,
 		ceiling:   r,
 		floor:     r / 10,
 		current:   r,
-		holdUntil: start.Add(limiterWindow),
+		holdUntil: start.Add(window),
 	}
 	return l
 }
@@ -162,7 +168,7 @@ func (l *callLimiter) setShareAt(share int, t time.Time) {
 		if l.ceiling > 0 {
 			frac = float64(l.rateLocked(t) / l.ceiling)
 		}
-		r, b := bucketParams(share)
+		r, b := bucketParams(share, l.window)
 		l.ceiling, l.floor = r, r/10
 		l.current, l.lastAdjust = max(l.floor, r*rate.Limit(frac)), t
 		l.bucket.SetBurstAt(t, b)

@@ -53,10 +53,10 @@ func TestWindowGuardLimitChanges(t *testing.T) {
 // throttled fraction of its ceiling, reads 0 while the share is 0 and is
 // clamped to RatePerSecond.
 func TestLimiterShareRate(t *testing.T) {
-	l := newCallLimiter(200, aWindowAgo())
+	l := newCallLimiter(200, limiterWindow, aWindowAgo())
 	t0 := time.Unix(1700000000, 0)
-	r100, _ := bucketParams(100)
-	r200, _ := bucketParams(200)
+	r100, _ := bucketParams(100, limiterWindow)
+	r200, _ := bucketParams(200, limiterWindow)
 	steps := []struct {
 		name     string
 		share    int // -1: no change
@@ -91,7 +91,7 @@ func TestLimiterShareRate(t *testing.T) {
 // is 0 starts once the share is raised, not before; a cancelled context
 // still ends the wait.
 func TestLimiterShareZeroHoldsUntilRaised(t *testing.T) {
-	l := newCallLimiter(200, aWindowAgo())
+	l := newCallLimiter(200, limiterWindow, aWindowAgo())
 	l.setShareAt(0, time.Now())
 	done := make(chan error, 1)
 	go func() {
@@ -135,7 +135,7 @@ func TestLimiterShareZeroHoldsUntilRaised(t *testing.T) {
 // TestLimiterShareOfOne: a share whose bucket rate is 0 is paced by the
 // guard alone: one call per window, not one call ever.
 func TestLimiterShareOfOne(t *testing.T) {
-	l := newCallLimiter(200, aWindowAgo())
+	l := newCallLimiter(200, limiterWindow, aWindowAgo())
 	l.setShareAt(1, time.Now())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -22,7 +22,7 @@ func TestBucketParams(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(time.Duration(tc.max).String(), func(t *testing.T) {
-			r, b := bucketParams(tc.max)
+			r, b := bucketParams(tc.max, limiterWindow)
 			if b < 1 {
 				t.Fatalf("burst %d, want at least 1", b)
 			}
@@ -38,7 +38,7 @@ func TestBucketParams(t *testing.T) {
 }
 
 func TestLimiterThrottleAndRecover(t *testing.T) {
-	l := newCallLimiter(200, aWindowAgo())
+	l := newCallLimiter(200, limiterWindow, aWindowAgo())
 	c := l.ceiling
 	t0 := time.Unix(1700000000, 0)
 	type step struct {
@@ -71,7 +71,7 @@ func TestLimiterThrottleAndRecover(t *testing.T) {
 }
 
 func TestLimiterFloor(t *testing.T) {
-	l := newCallLimiter(200, aWindowAgo())
+	l := newCallLimiter(200, limiterWindow, aWindowAgo())
 	t0 := time.Unix(1700000000, 0)
 	for i := range 30 {
 		// Throttled every second, the rate converges on the floor: each
@@ -119,7 +119,7 @@ func TestWindowGuard(t *testing.T) {
 }
 
 func TestLimiterWaitCancelled(t *testing.T) {
-	l := newCallLimiter(1, aWindowAgo())
+	l := newCallLimiter(1, limiterWindow, aWindowAgo())
 	ctx, cancel := context.WithCancel(context.Background())
 	if _, err := l.wait(ctx); err != nil { // the burst
 		t.Fatalf("first wait: %v", err)
@@ -137,10 +137,10 @@ func TestLimiterWaitCancelled(t *testing.T) {
 func TestRestartHold(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), limiterWindow/2)
 	defer cancel()
-	if _, err := newCallLimiter(200, aWindowAgo()).wait(ctx); err != nil {
+	if _, err := newCallLimiter(200, limiterWindow, aWindowAgo()).wait(ctx); err != nil {
 		t.Fatalf("started a window ago: first call: %v, want no wait", err)
 	}
-	if _, err := newCallLimiter(200, time.Now()).wait(ctx); err == nil {
+	if _, err := newCallLimiter(200, limiterWindow, time.Now()).wait(ctx); err == nil {
 		t.Fatal("a call started within half a window of the start")
 	}
 }

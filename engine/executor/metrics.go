@@ -64,7 +64,7 @@ func newMetrics(reg prometheus.Registerer, g gauges) (*metrics, error) {
 		}),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "roomwarden_executor_outcomes_total",
-			Help: "Actions that left the executor, by outcome (error: no terminal outcome).",
+			Help: "Actions that left the executor, by outcome (error: no terminal outcome; not_wanted: ended unsent, their Still hook said so).",
 		}, []string{"outcome"}),
 		saturated: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "roomwarden_executor_saturated",

@@ -42,6 +42,10 @@ type Config struct {
 	// Rate is executor.rate_per_second: the budget of all replicas
 	// together (default 200, the Room Engine API's limit).
 	Rate int
+	// Window is the Pacer's rolling window (Executor.RateWindow): how
+	// long calls made under an old share count. Default
+	// executor.RateWindow.
+	Window time.Duration
 	// Bucket is the KV bucket of heartbeats (default
 	// roomwarden_replicas). Replicas sharing a budget share a bucket.
 	Bucket string
@@ -147,7 +151,7 @@ func Open(ctx context.Context, cfg Config) (*Membership, error) {
 	m.id = newID(host)
 	m.subject = "$KV." + cfg.Bucket + "." + m.id
 	m.log = cfg.Logger.With("component", "replicas", "replica", m.id)
-	m.view = newView(m.id, cfg.Rate, executor.RateWindow)
+	m.view = newView(m.id, cfg.Rate, cmp.Or(cfg.Window, executor.RateWindow))
 	if m.metrics, err = newMetrics(cfg.Registerer); err != nil {
 		return nil, fmt.Errorf("replicas: %w", err)
 	}

@@ -121,6 +121,16 @@ func (s *SimProcess) FailRoom(room string, calls, code int) {
 	}
 }
 
+// FailRoomDelayed is FailRoom with each failing answer held back delay
+// (&delay=): the call is recorded when it arrives, answered later.
+func (s *SimProcess) FailRoomDelayed(room string, calls, code int, delay time.Duration) {
+	s.t.Helper()
+	path := fmt.Sprintf("/rooms/%s/faults?calls=%d&code=%d&delay=%s", url.PathEscape(room), calls, code, delay)
+	if status, body := s.simDo(http.MethodPost, path); status != http.StatusOK {
+		s.t.Fatalf("simulator: fail room %s: status %d %s", room, status, body)
+	}
+}
+
 // RSS is the resident memory of process pid in bytes (VmRSS in
 // /proc/<pid>/status).
 func RSS(pid int) (int64, error) {

@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -357,56 +358,112 @@ func TestUndoNewerLock(t *testing.T) {
 		len(unlockCalls(r.sim.FlagCalls(), room, 3)), r.sim.Seat(room, 3).IsAudioDisabled)
 }
 
-// TestUndoRetryEndsNewerLock: a known bug. The undoer checks that its
-// lock is still the latest before it submits the unlock, but not again
-// before each attempt: an unlock that failed retryably (a Room Engine
-// error, or 60007 under a burst) and is retried after a newer lock of
-// the same seat flag succeeded ends that newer lock at the Room Engine,
-// up to its end, while the lock record says it is held (its own undo
-// unlocks again at its end). Here: a lock for 2s, its unlock's first
-// attempt fails (backoff 8s), a lock for 30s of the same seat succeeds
-// meanwhile, and the retried unlock succeeds: the seat is unlocked ~28 s
-// early. The same can happen without a retry when the unlock and the
-// newer lock are in flight together (milliseconds instead of seconds).
-// Found while writing TestUndoNewerLock; the fix belongs in
-// engine/undo.go or the executor (check the lock before every attempt,
-// or order a seat flag's calls).
+// TestUndoRetryEndsNewerLock (timed actions 7): an unlock retried after
+// a newer lock of its seat flag succeeded does not end that lock. A lock
+// for 2s; the simulator holds its unlock's first call for 3 s and then
+// fails it (100001); while it is held, a lock for 10s of the same seat
+// succeeds and is on file. The unlock's retry (backoff 50–200 ms) finds
+// its lock superseded and is not sent (the executor asks the undoer's
+// Action.Still before every call): no unlock_seat line for the first
+// lock, one unlock call (the failed one) until the newer lock's end, the
+// seat still locked, roomwarden_undos_total{result="superseded"} 1. The
+// newer lock is undone at its own end. Before the fix the undoer checked
+// the lock only before submitting the unlock: the retry went out and
+// freed the seat ~8 s (26 s with a 30 s lock) before the newer lock's
+// end, while the lock record said it was held. Holding the first call
+// at the simulator makes the order certain, whatever the backoff's
+// jitter: the newer lock is on file before the first call is answered.
 func TestUndoRetryEndsNewerLock(t *testing.T) {
-	if os.Getenv(knownBugsEnv) != "1" {
-		t.Skipf("known bug, not yet fixed in engine/undo.go: set %s=1 to run", knownBugsEnv)
-	}
+	const hold = 3 * time.Second
 	r := newStateRig(t, timedRules)
-	r.h.Config.Executor.BackoffInitial = app.Duration(8 * time.Second)
-	r.h.Config.Executor.BackoffMax = app.Duration(8 * time.Second)
+	r.h.Config.Executor.BackoffInitial = app.Duration(50 * time.Millisecond)
+	r.h.Config.Executor.BackoffMax = app.Duration(200 * time.Millisecond)
 	const room = "room-undo-retry"
 	r.sim.CreateRooms(room)
-	r.start(daemontest.Admin)
+	d := r.start(daemontest.Admin)
 	r.publish(joinSubject, "retry-older", flaggedOnSeat("retry-older", room, 1, map[string]any{"for": "2s"}))
-	r.waitLine("retry-older", engine.ActionLockSeat, waitLong)
-	r.sim.FailRoom(room, 1, sim.CodeInternal) // the unlock's first attempt
-	r.h.WaitFor(waitLong, "the unlock's first attempt to fail", func() bool {
-		return slices.ContainsFunc(unlockCalls(r.sim.FlagCalls(), room, 1), func(c sim.Call) bool { return !okCall(c) })
+	older := r.waitLine("retry-older", engine.ActionLockSeat, waitLong)
+	if older.Outcome != engine.Succeeded {
+		t.Fatalf("older lock %+v, want succeeded", older)
+	}
+	r.sim.FailRoomDelayed(room, 1, sim.CodeInternal, hold) // the unlock's first call
+	if !time.Now().Before(lockEnd(t, older)) {
+		t.Fatal("the fault was injected after the lock's end: too slow to test the unlock's retry")
+	}
+	var first sim.Call
+	r.h.WaitFor(waitLong, "the unlock's first call to reach the simulator", func() bool {
+		calls := unlockCalls(r.sim.FlagCalls(), room, 1)
+		if len(calls) > 0 {
+			first = calls[0]
+		}
+		return len(calls) > 0
 	})
-	r.publish(joinSubject, "retry-newer", flaggedOnSeat("retry-newer", room, 1, map[string]any{"for": "30s"}))
+	if okCall(first) {
+		t.Fatalf("the unlock's first call %+v succeeded, want it failed by the injected fault", first)
+	}
+	r.publish(joinSubject, "retry-newer", flaggedOnSeat("retry-newer", room, 1, map[string]any{"for": "10s"}))
 	newer := r.waitLine("retry-newer", engine.ActionLockSeat, waitLong)
 	if newer.Outcome != engine.Succeeded {
 		t.Fatalf("newer lock %+v, want succeeded", newer)
 	}
-	unlock := r.waitLine("retry-older", engine.ActionUnlockSeat, waitLong)
-	var retried sim.Call
-	for _, c := range unlockCalls(r.sim.FlagCalls(), room, 1) {
-		if okCall(c) {
-			retried = c
+	answered := first.Time.Add(hold)
+	if !newer.Time.Before(answered) {
+		t.Skipf("the newer lock was on file %s after the held unlock call was answered: too slow to reach the case",
+			newer.Time.Sub(answered).Round(time.Millisecond))
+	}
+	// The older lock's undo ends: superseded (fixed), or with a line of
+	// its own (the retry was sent).
+	r.h.WaitFor(waitLong, "the older lock's undo to end", func() bool {
+		return metricOrZero(t, d, supersededSeries) >= 1 || len(r.linesOf("retry-older", engine.ActionUnlockSeat)) > 0
+	})
+	endedAfter := time.Since(answered)
+	if got := r.linesOf("retry-older", engine.ActionUnlockSeat); len(got) != 0 {
+		t.Errorf("unlock_seat lines for the older lock %+v, want none: its undo was superseded by the newer lock", got)
+	}
+	calls := unlockCalls(r.sim.FlagCalls(), room, 1)
+	if len(calls) != 1 {
+		t.Errorf("simulator: unlock calls for seat 1 %+v, want only the failed first one (the retry not sent)", calls)
+	}
+	seatLocked := r.sim.Seat(room, 1).IsAudioDisabled
+	if !seatLocked {
+		var at time.Time
+		for _, c := range calls {
+			if okCall(c) {
+				at = c.Time
+			}
 		}
+		t.Errorf("simulator: seat 1 unlocked by the older lock's retried undo %s before the newer lock's end",
+			lockEnd(t, newer).Sub(at).Round(time.Millisecond))
 	}
-	if retried.Time.IsZero() || !retried.Time.After(newer.Time) {
-		t.Skipf("the retried unlock (%+v) did not come after the newer lock (%s): the backoff's jitter was too short "+
-			"to reach the case", retried, newer.Time.Format(time.StampMilli))
+	superseded, notWanted := metricOrZero(t, d, supersededSeries), metricOrZero(t, d, notWantedSeries)
+	if superseded != 1 || notWanted != 1 {
+		t.Errorf("%s %v and %s %v, want 1 and 1", supersededSeries, superseded, notWantedSeries, notWanted)
 	}
-	if st := r.sim.Seat(room, 1); !st.IsAudioDisabled {
-		t.Errorf("simulator: seat 1 unlocked by the older lock's retried undo (%s, attempts %d) %s before the newer lock's end",
-			unlock.Outcome, unlock.Attempts, lockEnd(t, newer).Sub(retried.Time).Round(time.Millisecond))
+
+	// The newer lock ends at its own end, not before.
+	r.waitLine("retry-newer", engine.ActionUnlockSeat, waitLong)
+	r.settle()
+	late := r.checkUnlocked(newer, daemontest.Admin)
+	t.Logf("RELIABILITY undo-retry: first_call_held=%s newer_on_file_before_answer_by=%s older_undo_ended_after_answer=%s "+
+		"unlock_calls_before_newer_end=%d seat_locked=%v superseded=%v not_wanted=%v newer_unlock_late_by=%s",
+		hold, answered.Sub(newer.Time).Round(time.Millisecond), endedAfter.Round(time.Millisecond), len(calls),
+		seatLocked, superseded, notWanted, late.Round(time.Millisecond))
+}
+
+// The series TestUndoRetryEndsNewerLock reads.
+const (
+	supersededSeries = `roomwarden_undos_total{result="superseded"}`
+	notWantedSeries  = `roomwarden_executor_outcomes_total{outcome="not_wanted"}`
+)
+
+// metricOrZero is d's value of series, 0 while it has none.
+func metricOrZero(t *testing.T, d *daemontest.Daemon, series string) float64 {
+	t.Helper()
+	code, body, err := d.Get("/metrics")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("scrape /metrics: status %d, %v", code, err)
 	}
+	return max(0, daemontest.MetricValue(body, series))
 }
 
 // untilRules mutes a flagged user's seat until attrs.until (RFC 3339):

@@ -116,6 +116,7 @@ type ExecutorSettings struct {
 	BackoffMax     Duration `yaml:"backoff_max"`
 	Workers        int      `yaml:"workers"`
 	QueueSize      int      `yaml:"queue_size"`
+	JitterMargin   Duration `yaml:"jitter_margin"`
 }
 
 // ActionLogConfig is where terminal outcomes are written.
@@ -174,6 +175,7 @@ func Default() *Config {
 			BackoffMax:     Duration(10 * time.Second),
 			Workers:        64,
 			QueueSize:      10000,
+			JitterMargin:   Duration(20 * time.Millisecond),
 		},
 		ActionLog:       ActionLogConfig{Path: "./data/actions.jsonl", Subject: "roomwarden.actions", WriteTimeout: Duration(5 * time.Second)},
 		HTTP:            HTTPConfig{Listen: "127.0.0.1:9464", MaxConnections: 256, IdleTimeout: Duration(30 * time.Second)},
@@ -217,6 +219,7 @@ func (c *Config) ExecutorConfig() executor.Config {
 		BackoffMax:     e.BackoffMax.Duration(),
 		Workers:        e.Workers,
 		QueueSize:      e.QueueSize,
+		JitterMargin:   e.JitterMargin.Duration(),
 	}
 }
 

@@ -80,7 +80,7 @@ func TestLoadConfigOverridesAndExtensions(t *testing.T) {
     ack_wait: 1m
     backoff: [1m, 10m]
     concurrency: 64
-executor: {workers: 8}
+executor: {workers: 8, jitter_margin: 150ms}
 shutdown_timeout: 30s
 `, 0o600)
 	cfg, err := LoadConfig(path)
@@ -94,6 +94,9 @@ shutdown_timeout: 30s
 	}
 	if cfg.Executor.Workers != 8 || cfg.Executor.RatePerSecond != 200 || cfg.ShutdownTimeout.Duration() != 30*time.Second {
 		t.Errorf("executor = %+v, shutdown_timeout = %s", cfg.Executor, cfg.ShutdownTimeout.Duration())
+	}
+	if ec := cfg.ExecutorConfig(); ec.JitterMargin != 150*time.Millisecond || ec.Workers != 8 {
+		t.Errorf("ExecutorConfig() = %+v, want jitter margin 150ms and 8 workers", ec)
 	}
 	ic := cfg.IntakeConfig()
 	if ic.AckWait != time.Minute || !slices.Equal(ic.BackOff, []time.Duration{time.Minute, 10 * time.Minute}) ||
@@ -195,6 +198,10 @@ func TestValidate(t *testing.T) {
 			"executor.rate_per_second: 500 is out of range: want 1 to 200 (200 calls per second is the Room Engine API's maximum)"},
 		{"rate zero", func(c *Config) { c.Executor.RatePerSecond = 0 },
 			"executor.rate_per_second: 0 is out of range: want 1 to 200 (200 calls per second is the Room Engine API's maximum)"},
+		{"jitter margin zero", func(c *Config) { c.Executor.JitterMargin = 0 },
+			"executor.jitter_margin: 0s is out of range: want 1ms to 1s"},
+		{"jitter margin above a second", func(c *Config) { c.Executor.JitterMargin = Duration(2 * time.Second) },
+			"executor.jitter_margin: 2s is out of range: want 1ms to 1s"},
 		{"both secret sources", func(c *Config) { c.RoomEngine.SecretKeyFile = "key" },
 			"roomengine.secret_key_env: set either secret_key_env or secret_key_file, not both"},
 		{"public http without token", func(c *Config) { c.HTTP.Listen = "0.0.0.0:9464" },

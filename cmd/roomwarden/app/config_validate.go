@@ -156,6 +156,9 @@ func (c *Config) validateExecutor(p *problems) {
 	if e.QueueSize < 1 {
 		p.addf("executor.queue_size: %d must be at least 1", e.QueueSize)
 	}
+	if m := e.JitterMargin.Duration(); m < time.Millisecond || m > time.Second {
+		p.addf("executor.jitter_margin: %s is out of range: want 1ms to 1s", m)
+	}
 }
 
 func (c *Config) validateOutputs(p *problems) {

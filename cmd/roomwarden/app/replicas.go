@@ -16,7 +16,7 @@ import (
 // executor is built and before anything is submitted.
 func (a *App) openReplicas(ctx context.Context, js jetstream.JetStream) error {
 	m, err := replicas.Open(ctx, replicas.Config{JetStream: js, Pacer: a.exec,
-		Rate: a.cfg.ExecutorConfig().RatePerSecond, Replicas: a.cfg.State.Replicas,
+		Rate: a.cfg.ExecutorConfig().RatePerSecond, Window: a.exec.RateWindow(), Replicas: a.cfg.State.Replicas,
 		Logger: a.log, Registerer: a.reg})
 	if err != nil {
 		return fmt.Errorf("replicas: %w", err)

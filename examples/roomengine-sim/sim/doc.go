@@ -20,7 +20,8 @@
 //	GET    /rooms/{id}/seats                    a room's seat state as JSON
 //	POST   /rooms/{id}[?seats=N]                create a room (DefaultSeats seats)
 //	DELETE /rooms/{id}                          destroy a room
-//	POST   /rooms/{id}/faults?calls=N[&code=C|&http_status=S]
+//	POST   /rooms/{id}/faults?calls=N[&code=C|&http_status=S][&delay=D]
 //	                                            fail the room's next N calls (FailRoom;
-//	                                            default code 100001)
+//	                                            default code 100001), each answer
+//	                                            held back D (a Go duration) if given
 package sim

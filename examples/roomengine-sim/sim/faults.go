@@ -107,7 +107,9 @@ func (s *Server) pickFault(room string) (Fault, bool) {
 // simulator running as its own process: POST
 // /rooms/{id}/faults?calls=N answers the room's next N calls with
 // ErrorCode 100001, or with &code=C that code, or with &http_status=S
-// that HTTP status instead. It replaces the room's earlier fault.
+// that HTTP status instead; &delay=D (a Go duration, up to a minute)
+// holds each of those answers back D. It replaces the room's earlier
+// fault.
 func (s *Server) handleFailRoom(w http.ResponseWriter, r *http.Request) {
 	f, n, err := parseRoomFault(r.URL.Query())
 	if err != nil {
@@ -116,7 +118,8 @@ func (s *Server) handleFailRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	s.FailRoom(id, n, f)
-	writeJSON(w, http.StatusOK, map[string]any{"RoomId": id, "Calls": n, "Code": f.Code, "HTTPStatus": f.HTTPStatus})
+	writeJSON(w, http.StatusOK, map[string]any{"RoomId": id, "Calls": n, "Code": f.Code, "HTTPStatus": f.HTTPStatus,
+		"Delay": f.Delay.String()})
 }
 
 // parseRoomFault reads the query of POST /rooms/{id}/faults.
@@ -132,15 +135,29 @@ func parseRoomFault(q url.Values) (Fault, int, error) {
 	if err != nil {
 		return Fault{}, 0, err
 	}
+	f := Fault{Code: CodeInternal}
 	switch code, status := q.Has("code"), q.Has("http_status"); {
 	case code && status:
 		return Fault{}, 0, errors.New("give code or http_status, not both")
 	case status:
-		s, err := num("http_status", 400, 599)
-		return Fault{HTTPStatus: s}, n, err
+		f.Code = 0
+		if f.HTTPStatus, err = num("http_status", 400, 599); err != nil {
+			return Fault{}, 0, err
+		}
 	case code:
-		c, err := num("code", 1, 1<<31-1)
-		return Fault{Code: c}, n, err
+		if f.Code, err = num("code", 1, 1<<31-1); err != nil {
+			return Fault{}, 0, err
+		}
 	}
-	return Fault{Code: CodeInternal}, n, nil
+	if q.Has("delay") {
+		d, err := time.ParseDuration(q.Get("delay"))
+		if err != nil || d <= 0 || d > maxFaultDelay {
+			return Fault{}, 0, fmt.Errorf("delay must be a duration above 0 and at most %v, got %q", maxFaultDelay, q.Get("delay"))
+		}
+		f.Delay = d
+	}
+	return f, n, nil
 }
+
+// maxFaultDelay bounds the delay of a fault posted over HTTP.
+const maxFaultDelay = time.Minute

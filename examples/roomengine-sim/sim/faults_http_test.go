@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roomwarden/roomwarden/engine"
 )
@@ -66,15 +67,41 @@ func TestFaultsEndpoint(t *testing.T) {
 	}
 }
 
+// TestFaultsEndpointDelay: &delay holds the faulty answers back, and
+// only those.
+func TestFaultsEndpointDelay(t *testing.T) {
+	const delay = 300 * time.Millisecond
+	f := newFixture(t)
+	f.sim.AddRoom("slow", DefaultSeats)
+	c := f.client(t)
+	if status, body := f.postFault(t, "slow", "calls=1&delay=300ms"); status != http.StatusOK || body["Delay"] != "300ms" {
+		t.Fatalf("POST /rooms/slow/faults?calls=1&delay=300ms: status %d %v, want 200 with delay 300ms", status, body)
+	}
+	p := engine.LockSeat{RoomID: "slow", Index: 1, ForbidAudio: engine.True}
+	for i, want := range []int{CodeInternal, 0} {
+		start := time.Now()
+		got := code(t, c, p)
+		took := time.Since(start)
+		if got != want {
+			t.Errorf("call %d: code %d, want %d", i, got, want)
+		}
+		if held := took >= delay; held != (i == 0) {
+			t.Errorf("call %d answered in %s, want held back %s only for the faulty one", i, took, delay)
+		}
+	}
+}
+
 func TestFaultsEndpointRefusesBadQueries(t *testing.T) {
 	f := newFixture(t)
 	c := f.client(t)
 	for _, q := range []string{"", "calls=0", "calls=two", "calls=1&code=0", "calls=1&code=x",
-		"calls=1&http_status=200", "calls=1&http_status=700", "calls=1&code=100001&http_status=502"} {
+		"calls=1&http_status=200", "calls=1&http_status=700", "calls=1&code=100001&http_status=502",
+		"calls=1&delay=x", "calls=1&delay=0s", "calls=1&delay=2m"} {
 		status, body := f.postFault(t, testRoom, q)
 		if msg, _ := body["error"].(string); status != http.StatusBadRequest || msg == "" {
 			t.Errorf("?%s: status %d %v, want 400 with an error", q, status, body)
-		} else if !strings.Contains(msg, "calls") && !strings.Contains(msg, "code") && !strings.Contains(msg, "http_status") {
+		} else if !strings.Contains(msg, "calls") && !strings.Contains(msg, "code") && !strings.Contains(msg, "http_status") &&
+			!strings.Contains(msg, "delay") {
 			t.Errorf("?%s: error %q names no parameter", q, msg)
 		}
 	}
