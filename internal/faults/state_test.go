@@ -16,18 +16,22 @@ import (
 	"github.com/roomwarden/roomwarden/internal/daemontest"
 )
 
-// stateRules are examples/rules/report-flood.yaml (three distinct
-// reporters of a user within the window lock their seat, with a
-// cooldown), over 10 minutes, and a flagged join that mutes seat 2 at
-// most once per room in 10 minutes.
-const stateRules = `windows:
+// reportersWindow is examples/rules/report-flood.yaml's window of the
+// distinct reporters of a user in a room, over 10 minutes.
+const reportersWindow = `windows:
   reporters:
     on: [user.flagged]
     when: attr_string("reporter") != "" && attr_string("reporter") != event.user.id
     key: event.room_id + "/" + event.user.id
     for: 10m
     distinct: attr_string("reporter")
-rules:
+`
+
+// stateRules are examples/rules/report-flood.yaml (three distinct
+// reporters of a user within the window lock their seat, with a
+// cooldown), over 10 minutes, and a flagged join that mutes seat 2 at
+// most once per room in 10 minutes.
+const stateRules = reportersWindow + `rules:
   - name: lock-after-three-reporters
     on: [user.flagged]
     when: window("reporters") >= 3
@@ -46,19 +50,9 @@ rules:
 // from the first report on (window >= 1), with a cooldown per reported
 // user: every report is decided with a line of its own, the first
 // succeeded and the others suppressed, so that an event lost, or decided
-// twice, shows in the action log. No exact window count is needed: the
-// reports of one user are redelivered together and decided
-// concurrently, and concurrent feeders of one window may see its counts
-// out of commit order (the known bug of TestWindowCountInCommitOrder),
-// which made a threshold of 3 lock with one, two or three lines.
-const frozenRules = `windows:
-  reporters:
-    on: [user.flagged]
-    when: attr_string("reporter") != "" && attr_string("reporter") != event.user.id
-    key: event.room_id + "/" + event.user.id
-    for: 10m
-    distinct: attr_string("reporter")
-rules:
+// twice, shows in the action log (with a threshold of 3, the first two
+// reports of a user would leave no line).
+const frozenRules = reportersWindow + `rules:
   - name: lock-on-report
     on: [user.flagged]
     when: window("reporters") >= 1

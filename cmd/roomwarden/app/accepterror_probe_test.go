@@ -51,15 +51,7 @@ func TestHTTPAcceptErrorLoggedAsJSONProbe(t *testing.T) {
 	ln := &emfileListener{Listener: a.httpLn}
 	ln.fails.Store(2)
 	a.httpLn = ln
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		a.serveHTTP()
-	}()
-	t.Cleanup(func() {
-		a.shutdownHTTP()
-		<-served
-	})
+	serveHTTPInTest(t, a)
 
 	resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
 	if err != nil {
@@ -90,4 +82,19 @@ func TestHTTPAcceptErrorLoggedAsJSONProbe(t *testing.T) {
 	if found != 2 {
 		t.Errorf("%d \"http: Accept error\" lines in the daemon's log, want 2:\n%s", found, logs.String())
 	}
+}
+
+// serveHTTPInTest serves a's operations endpoint on its listener until
+// the test ends.
+func serveHTTPInTest(t *testing.T, a *App) {
+	t.Helper()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		a.serveHTTP()
+	}()
+	t.Cleanup(func() {
+		a.shutdownHTTP()
+		<-served
+	})
 }

@@ -34,15 +34,7 @@ func TestOpsEndpointClosesIdleConnectionsProbe(t *testing.T) {
 	if a.httpSrv.ReadHeaderTimeout <= 0 || a.httpSrv.ReadTimeout <= 0 {
 		t.Errorf("server ReadHeaderTimeout %v, ReadTimeout %v: want both set", a.httpSrv.ReadHeaderTimeout, a.httpSrv.ReadTimeout)
 	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		a.serveHTTP()
-	}()
-	t.Cleanup(func() {
-		a.shutdownHTTP()
-		<-served
-	})
+	serveHTTPInTest(t, a)
 
 	c, err := net.Dial("tcp", a.httpLn.Addr().String())
 	if err != nil {
