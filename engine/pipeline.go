@@ -300,11 +300,17 @@ func decided(dec Decision, now time.Time) Outcome {
 // execute submits a delivery's actions and returns a deferred Result:
 // the intake's worker moves on while the actions run, and the verdict
 // comes once every outcome is in: Ack only when every action is terminal
-// and on file.
+// and on file. The outcomes are recorded as they arrive, from the first
+// on, also while later actions of the event still wait in Submit for
+// room in a full executor queue.
 func (p *Pipeline) execute(ctx context.Context, b *batch) Result {
 	// Buffered for every action, so the executor's callbacks never block,
 	// even after a shutdown made us stop waiting.
 	results := make(chan result, len(b.actions))
+	submitted := make(chan submission, 1)
+	verdict := make(chan Result, 1)
+	decided := b.decided
+	go func() { verdict <- p.await(ctx, results, submitted, decided) }()
 	var notTerminal error
 	pending := 0
 	for _, pa := range b.actions {
@@ -320,23 +326,37 @@ func (p *Pipeline) execute(ctx context.Context, b *batch) Result {
 		}
 		pending++
 	}
-	decided := b.decided
-	return Result{Wait: func(ctx context.Context) Result {
-		return p.await(ctx, results, pending, decided, notTerminal)
-	}}
+	submitted <- submission{pending: pending, err: notTerminal}
+	// await returns once every submitted action has reported, or ctx (the
+	// intake's, the same one Wait is given) is done.
+	return Result{Wait: func(context.Context) Result { return <-verdict }}
+}
+
+// submission is what execute's loop tells await once it has ended: how
+// many actions were submitted, and why it stopped early, if it did.
+type submission struct {
+	pending int
+	err     error
 }
 
 // await records each outcome as it arrives, so the action log shows
 // progress while a large event's actions run, and decides once all are
 // in: Ack only when every action is terminal and on file.
-func (p *Pipeline) await(ctx context.Context, results <-chan result, pending int, decided []Outcome, notTerminal error) Result {
+func (p *Pipeline) await(ctx context.Context, results <-chan result, submitted <-chan submission, decided []Outcome) Result {
 	var rec recording
 	for _, o := range decided {
 		rec.record(p, o)
 	}
-	for range pending {
+	var notTerminal error
+	for got, want := 0, -1; want < 0 || got < want; {
 		select {
+		case sub := <-submitted:
+			want, submitted = sub.pending, nil
+			if sub.err != nil {
+				notTerminal = sub.err
+			}
 		case r := <-results:
+			got++
 			if r.err != nil {
 				notTerminal = r.err
 				continue

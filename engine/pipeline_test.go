@@ -81,3 +81,64 @@ func TestPipelineRecordsOutcomesAsTheyHappen(t *testing.T) {
 		t.Errorf("verdict %s with %d outcomes recorded, want ack with 2", v.Verdict, rec.len())
 	}
 }
+
+// blockingSubmitter completes actions on seat 1 at once; Submit of any
+// other blocks until release is closed, as Submit does while the
+// executor's queue is full.
+type blockingSubmitter struct{ release chan struct{} }
+
+func (s blockingSubmitter) Submit(ctx context.Context, a Action, done func(Outcome, error)) error {
+	if a.Params.Index != 1 {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	go done(Outcome{Rule: a.Rule, EventID: a.EventID, Action: a.Kind, Params: a.Params, Outcome: Succeeded}, nil)
+	return nil
+}
+
+// TestPipelineRecordsWhileSubmitWaits: while an event's second action
+// waits in Submit for room in a full queue, its first, finished,
+// action's outcome is already on file ([1c/6] probe 6: with a full
+// queue, a fan-out's lines came only once all of it was queued).
+func TestPipelineRecordsWhileSubmitWaits(t *testing.T) {
+	set, err := rules.Compile(rules.Source{Path: "two.yaml", Data: []byte(`rules:
+  - name: two-seats
+    on: [member.enter]
+    when: "true"
+    actions:
+      - lock_seat: {room_id: event.room_id, index: 1, forbid_audio: true}
+      - lock_seat: {room_id: event.room_id, index: 2, forbid_audio: true}
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, rec := blockingSubmitter{release: make(chan struct{})}, &listRecorder{}
+	p := newTestPipeline(t, PipelineConfig{Rules: benchRules{set}, Executor: sub, Recorder: rec})
+	handled := make(chan Result, 1)
+	go func() {
+		handled <- p.HandleMessage(t.Context(), Delivery{Data: []byte(`{"type":"member.enter","room_id":"r"}`), StreamSeq: 1})
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for rec.len() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first action's outcome was not recorded while the second waited in Submit")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case r := <-handled:
+		t.Fatalf("HandleMessage returned %+v while Submit still waited", r)
+	default:
+	}
+	close(sub.release)
+	r := <-handled
+	if r.Wait == nil {
+		t.Fatalf("result %+v, want a deferred verdict", r)
+	}
+	if v := r.Wait(t.Context()); v.Verdict != Ack || rec.len() != 2 {
+		t.Errorf("verdict %s with %d outcomes recorded, want ack with 2", v.Verdict, rec.len())
+	}
+}
