@@ -45,17 +45,7 @@ func (r *listRecorder) len() int {
 // TestPipelineRecordsOutcomesAsTheyHappen: an event's first outcome is on
 // file while its other action still runs, and the verdict waits for both.
 func TestPipelineRecordsOutcomesAsTheyHappen(t *testing.T) {
-	set, err := rules.Compile(rules.Source{Path: "two.yaml", Data: []byte(`rules:
-  - name: two-seats
-    on: [member.enter]
-    when: "true"
-    actions:
-      - lock_seat: {room_id: event.room_id, index: 1, forbid_audio: true}
-      - lock_seat: {room_id: event.room_id, index: 2, forbid_audio: true}
-`)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := twoSeatRules(t)
 	sub, rec := heldSubmitter{release: make(chan struct{})}, &listRecorder{}
 	p := newTestPipeline(t, PipelineConfig{Rules: benchRules{set}, Executor: sub, Recorder: rec})
 	r := p.HandleMessage(t.Context(), Delivery{Data: []byte(`{"type":"member.enter","room_id":"r"}`), StreamSeq: 1})
@@ -104,17 +94,7 @@ func (s blockingSubmitter) Submit(ctx context.Context, a Action, done func(Outco
 // action's outcome is already on file ([1c/6] probe 6: with a full
 // queue, a fan-out's lines came only once all of it was queued).
 func TestPipelineRecordsWhileSubmitWaits(t *testing.T) {
-	set, err := rules.Compile(rules.Source{Path: "two.yaml", Data: []byte(`rules:
-  - name: two-seats
-    on: [member.enter]
-    when: "true"
-    actions:
-      - lock_seat: {room_id: event.room_id, index: 1, forbid_audio: true}
-      - lock_seat: {room_id: event.room_id, index: 2, forbid_audio: true}
-`)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := twoSeatRules(t)
 	sub, rec := blockingSubmitter{release: make(chan struct{})}, &listRecorder{}
 	p := newTestPipeline(t, PipelineConfig{Rules: benchRules{set}, Executor: sub, Recorder: rec})
 	handled := make(chan Result, 1)
@@ -141,4 +121,21 @@ func TestPipelineRecordsWhileSubmitWaits(t *testing.T) {
 	if v := r.Wait(t.Context()); v.Verdict != Ack || rec.len() != 2 {
 		t.Errorf("verdict %s with %d outcomes recorded, want ack with 2", v.Verdict, rec.len())
 	}
+}
+
+// twoSeatRules is one rule locking seats 1 and 2 of any room entered.
+func twoSeatRules(t *testing.T) *rules.Set {
+	t.Helper()
+	set, err := rules.Compile(rules.Source{Path: "two.yaml", Data: []byte(`rules:
+  - name: two-seats
+    on: [member.enter]
+    when: "true"
+    actions:
+      - lock_seat: {room_id: event.room_id, index: 1, forbid_audio: true}
+      - lock_seat: {room_id: event.room_id, index: 2, forbid_audio: true}
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
 }
