@@ -158,10 +158,10 @@ func TestEvaluationsCountRulesRun(t *testing.T) {
 			t.Fatalf("verdict %s, want ack", r.Verdict)
 		}
 	}
-	if got := counterValue(t, reg, "roomwarden_rule_evaluations_total", "room-r1"); got != 1 {
+	if got := ruleCounter(t, reg, "roomwarden_rule_evaluations_total", "room-r1"); got != 1 {
 		t.Errorf("evaluations of room-r1 = %v, want 1 (its room's event only)", got)
 	}
-	if got := counterValue(t, reg, "roomwarden_rule_evaluations_total", "any-room"); got != 3 {
+	if got := ruleCounter(t, reg, "roomwarden_rule_evaluations_total", "any-room"); got != 3 {
 		t.Errorf("evaluations of any-room = %v, want 3", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/roomwarden/roomwarden/engine/state"
+	"github.com/roomwarden/roomwarden/internal/promtest"
 	"github.com/roomwarden/roomwarden/rules"
 )
 
@@ -89,7 +90,7 @@ func TestShadowRulesNeverActOrTouchLiveState(t *testing.T) {
 		shadows[1].Action != ActionLabel || shadows[1].Label.Member != "u-ev-1" {
 		t.Errorf("shadow outcomes %+v, want ev-1's lock_seat and label", shadows)
 	}
-	if got := counterValue(t, reg, "roomwarden_shadow_actions_total", "flagged-lock"); got != 2 {
+	if got := ruleCounter(t, reg, "roomwarden_shadow_actions_total", "flagged-lock"); got != 2 {
 		t.Errorf("roomwarden_shadow_actions_total{rule=flagged-lock} = %v, want 2", got)
 	}
 
@@ -149,24 +150,9 @@ func compileSet(t *testing.T, yaml string) *rules.Set {
 	return set
 }
 
-// counterValue reads the counter name{rule} from reg (0 if absent).
-func counterValue(t *testing.T, reg *prometheus.Registry, name, rule string) float64 {
+// ruleCounter reads the counter name{rule} from reg (0 if absent).
+func ruleCounter(t *testing.T, reg *prometheus.Registry, name, rule string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "rule" && l.GetValue() == rule {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	v, _ := promtest.Value(t, reg, name, "rule", rule)
+	return v
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/roomwarden/roomwarden/engine/state"
+	"github.com/roomwarden/roomwarden/internal/promtest"
 )
 
 // retryingSubmitter runs each action as the executor does, synchronously:
@@ -116,21 +117,8 @@ func newUndoFixture(t *testing.T, seats state.Seats, mem *state.Memory, sub *ret
 // undos returns roomwarden_undos_total{result}.
 func (f *undoFixture) undos(t *testing.T, result string) float64 {
 	t.Helper()
-	families, err := f.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fam := range families {
-		if fam.GetName() != "roomwarden_undos_total" {
-			continue
-		}
-		for _, m := range fam.GetMetric() {
-			if m.GetLabel()[0].GetValue() == result {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
+	v, _ := promtest.Value(t, f.reg, "roomwarden_undos_total", "result", result)
+	return v
 }
 
 // TestUndoRetryAfterNewerLock: the unlock's first call fails; before its

@@ -1,11 +1,11 @@
 package executor
 
 import (
-	"github.com/roomwarden/roomwarden/engine"
-
 	"context"
 	"sync"
 	"time"
+
+	"github.com/roomwarden/roomwarden/engine"
 )
 
 // coalesceKey identifies identical actions: the same lock_seat parameters

@@ -1,11 +1,11 @@
 package executor
 
 import (
-	"github.com/roomwarden/roomwarden/engine"
-
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/roomwarden/roomwarden/engine"
 )
 
 // stillWanted asks the Still hooks of c's waiters whether the call is

@@ -18,6 +18,7 @@ import (
 	"github.com/roomwarden/roomwarden/engine/executor"
 	"github.com/roomwarden/roomwarden/engine/replicas"
 	"github.com/roomwarden/roomwarden/internal/natstest"
+	"github.com/roomwarden/roomwarden/internal/promtest"
 )
 
 // Timings the tests bound their waits with; see the package comment.
@@ -107,8 +108,8 @@ func waitShare(t *testing.T, m *member, share, n int) time.Time {
 	t.Helper()
 	deadline := time.Now().Add(patience)
 	for {
-		if m.pacer.last() == share && metricValue(t, m.reg, "roomwarden_replica_rate_share") == float64(share) &&
-			metricValue(t, m.reg, "roomwarden_replicas") == float64(n) {
+		if m.pacer.last() == share && promtest.MustValue(t, m.reg, "roomwarden_replica_rate_share") == float64(share) &&
+			promtest.MustValue(t, m.reg, "roomwarden_replicas") == float64(n) {
 			return time.Now()
 		}
 		if time.Now().After(deadline) {
@@ -116,22 +117,6 @@ func waitShare(t *testing.T, m *member, share, n int) time.Time {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// metricValue reads a gauge of reg by name.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	fams, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	for _, f := range fams {
-		if f.GetName() == name {
-			return f.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
 }
 
 // firstNonZero is when the pacer was first given a share above 0.

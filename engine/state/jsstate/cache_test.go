@@ -8,6 +8,7 @@ import (
 
 	"github.com/roomwarden/roomwarden/engine/state/jsstate"
 	"github.com/roomwarden/roomwarden/internal/natstest"
+	"github.com/roomwarden/roomwarden/internal/promtest"
 )
 
 // TestStaleCache: a replica whose cached revision another replica has
@@ -36,11 +37,11 @@ func TestStaleCache(t *testing.T) {
 			t.Errorf("%s: %v", st.name, err)
 		}
 	}
-	retries := metricValue(t, reg, "roomwarden_state_cas_retries_total", "feed")
+	retries := promtest.MustValue(t, reg, "roomwarden_state_cas_retries_total", "op", "feed")
 	if retries != 1 {
 		t.Errorf("cas retries of feed = %v, want 1", retries)
 	}
-	if ok := metricValue(t, reg, "roomwarden_state_ops_total", "feed", "ok"); ok != 3 {
+	if ok := promtest.MustValue(t, reg, "roomwarden_state_ops_total", "op", "feed", "result", "ok"); ok != 3 {
 		t.Errorf("ok feeds = %v, want 3", ok)
 	}
 
@@ -66,43 +67,7 @@ func TestRunningCooldownIsNoRetry(t *testing.T) {
 			t.Errorf("acquire %d: %v", i+1, err)
 		}
 	}
-	if retries, _ := counter(t, reg, "roomwarden_state_cas_retries_total", "acquire"); retries != 0 {
+	if retries, _ := promtest.Value(t, reg, "roomwarden_state_cas_retries_total", "op", "acquire"); retries != 0 {
 		t.Errorf("cas retries of acquire = %v, want 0 (a running cooldown is no conflict)", retries)
 	}
-}
-
-// metricValue is the value of the counter name with the given label
-// values (in the order of the label names) in reg.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string, values ...string) float64 {
-	t.Helper()
-	v, ok := counter(t, reg, name, values...)
-	if !ok {
-		t.Fatalf("no %s%v", name, values)
-	}
-	return v
-}
-
-// counter is the value of the counter name with the given label values
-// in reg, and whether that series exists.
-func counter(t *testing.T, reg *prometheus.Registry, name string, values ...string) (float64, bool) {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			match := len(m.GetLabel()) == len(values)
-			for i := 0; match && i < len(values); i++ {
-				match = m.GetLabel()[i].GetValue() == values[i]
-			}
-			if match {
-				return m.GetCounter().GetValue(), true
-			}
-		}
-	}
-	return 0, false
 }
