@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/roomwarden/roomwarden/internal/benchtest"
+	"github.com/roomwarden/roomwarden/internal/procstat"
 )
 
 type e2eFlags struct {
@@ -63,7 +64,7 @@ func e2e(ctx context.Context, f e2eFlags, stdout io.Writer, logger *slog.Logger)
 		return err
 	}
 	var ops bytes.Buffer // the daemon's figures, read before it stops
-	if cpu, err := procCPU(d.cmd.Process.Pid); err == nil {
+	if cpu, err := procstat.CPU(d.cmd.Process.Pid); err == nil {
 		report(&ops, "e2e_daemon_cpu_s", cpu.Seconds(), "s (the daemon's CPU time, start-up included)")
 		report(&ops, "e2e_daemon_cpu_per_event", float64(cpu.Microseconds())/float64(f.n), "µs")
 	}

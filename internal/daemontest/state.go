@@ -2,16 +2,12 @@ package daemontest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -129,28 +125,6 @@ func (s *SimProcess) FailRoomDelayed(room string, calls, code int, delay time.Du
 	if status, body := s.simDo(http.MethodPost, path); status != http.StatusOK {
 		s.t.Fatalf("simulator: fail room %s: status %d %s", room, status, body)
 	}
-}
-
-// RSS is the resident memory of process pid in bytes (VmRSS in
-// /proc/<pid>/status).
-func RSS(pid int) (int64, error) {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		return 0, err
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:")
-		if !ok {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("VmRSS of %d: %w", pid, err)
-		}
-		return kb << 10, nil
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
 // flagCallLine is the part of the simulator's lock_seat log line that

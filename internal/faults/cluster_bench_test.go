@@ -19,6 +19,7 @@ import (
 	"github.com/roomwarden/roomwarden/cmd/roomwarden/app"
 	"github.com/roomwarden/roomwarden/internal/benchtest"
 	"github.com/roomwarden/roomwarden/internal/daemontest"
+	"github.com/roomwarden/roomwarden/internal/procstat"
 )
 
 // clusterBenchEnv, set to 1, runs TestClusterThroughput (make
@@ -310,21 +311,11 @@ func cpuOf(nats *daemontest.NATSCluster, reps []*daemontest.Replica, sim *daemon
 	return out
 }
 
-// processCPU reads a process's user and system time from
-// /proc/<pid>/stat (0 if it cannot), in clock ticks of 10ms.
+// processCPU is a process's user and system time (0 if it cannot be
+// read).
 func processCPU(pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name may hold spaces; the fields after it do not.
-	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-	if len(fields) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
+	cpu, _ := procstat.CPU(pid)
+	return cpu
 }
 
 // startProfile takes 5 s CPU profiles of r and of every server into

@@ -15,6 +15,7 @@ import (
 	"github.com/roomwarden/roomwarden/engine"
 	"github.com/roomwarden/roomwarden/examples/roomengine-sim/sim"
 	"github.com/roomwarden/roomwarden/internal/daemontest"
+	"github.com/roomwarden/roomwarden/internal/procstat"
 )
 
 // timedRules mutes the seat of a flagged user who joins on it, for as
@@ -663,11 +664,11 @@ func (r *stateRig) publishPaced(ids []string, perSecond int, body func(string) [
 // be read.
 func rss(t *testing.T, pid int) int64 {
 	t.Helper()
-	n, err := daemontest.RSS(pid)
+	m, err := procstat.ReadMemory(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return m.RSS
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
