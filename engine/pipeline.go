@@ -304,12 +304,19 @@ func decided(dec Decision, now time.Time) Outcome {
 // on, also while later actions of the event still wait in Submit for
 // room in a full executor queue.
 func (p *Pipeline) execute(ctx context.Context, b *batch) Result {
+	decided := b.decided
+	if len(b.actions) == 0 {
+		// Nothing to wait for: the outcomes decided (suppressed, dry
+		// run...) are recorded here, without a goroutine.
+		submitted := make(chan submission, 1)
+		submitted <- submission{}
+		return p.await(ctx, nil, submitted, decided)
+	}
 	// Buffered for every action, so the executor's callbacks never block,
 	// even after a shutdown made us stop waiting.
 	results := make(chan result, len(b.actions))
 	submitted := make(chan submission, 1)
 	verdict := make(chan Result, 1)
-	decided := b.decided
 	go func() { verdict <- p.await(ctx, results, submitted, decided) }()
 	var notTerminal error
 	pending := 0
