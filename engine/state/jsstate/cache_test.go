@@ -71,3 +71,38 @@ func TestRunningCooldownIsNoRetry(t *testing.T) {
 		t.Errorf("cas retries of acquire = %v, want 0 (a running cooldown is no conflict)", retries)
 	}
 }
+
+// TestFeedRoundTrips counts the requests a feed sends: one for a key no
+// process has fed (a create, on the guess that it is absent), one for a
+// key this process fed last (a compare-and-swap on the cached
+// revision), three for a key another process fed since (the create
+// fails, the key is read, the swap succeeds).
+func TestFeedRoundTrips(t *testing.T) {
+	t.Parallel()
+	srv := natstest.RunServer(t)
+	nc := natstest.Connect(t, srv)
+	a := open(t, srv, jsstate.Config{JetStream: natstest.JetStream(t, nc)})
+	b := open(t, srv, jsstate.Config{})
+	now := time.Now()
+	feed := func(s *jsstate.Store, key, event string, want int) {
+		t.Helper()
+		f := windowFeed(event, now)
+		f.Key = key
+		if err := wantInt(s.Feed(t.Context(), f, false))(want); err != nil {
+			t.Fatalf("feed %s of %s: %v", event, key, err)
+		}
+	}
+	requests := func(what string, want uint64, do func()) {
+		t.Helper()
+		before := nc.Stats().OutMsgs
+		do()
+		if got := nc.Stats().OutMsgs - before; got != want {
+			t.Errorf("%s: %d requests, want %d", what, got, want)
+		}
+	}
+	requests("first feed of a new key", 1, func() { feed(a, "new", "e1", 1) })
+	requests("second feed of it", 1, func() { feed(a, "new", "e2", 2) })
+	feed(b, "shared", "e3", 1)
+	requests("first feed of a key another store fed", 3, func() { feed(a, "shared", "e4", 2) })
+	requests("next feed of it", 1, func() { feed(a, "shared", "e5", 3) })
+}

@@ -28,7 +28,7 @@ type start int
 const (
 	readFirst    start = iota // read it from the server
 	assumeAbsent              // guess that the key does not exist (create-if-absent)
-	fromCache                 // the process's last known record, else read it
+	fromCache                 // the process's last known record, else guess absent
 )
 
 // update applies decide's change to key with compare-and-swap: it calls
@@ -49,11 +49,12 @@ func (s *Store) update(ctx context.Context, op, key string, from start, cache *v
 	}
 	defer unlock()
 	var cur record
-	fresh := false
+	fresh, absentGuess := false, false
 	switch c, ok := cache.get(key); {
 	case from == fromCache && ok:
 		cur = c
-	case from == assumeAbsent:
+	case from != readFirst:
+		absentGuess = true
 	default:
 		if cur, err = s.kv.get(ctx, key); err != nil {
 			return err
@@ -73,9 +74,10 @@ func (s *Store) update(ctx context.Context, op, key string, from start, cache *v
 			if attempt >= maxCASAttempts {
 				return fmt.Errorf("%s: %w", key, errContention)
 			}
-			if from != assumeAbsent || attempt > 1 {
-				// A create that finds the key (a running cooldown) was a
-				// guess, not a write that lost a race.
+			if !absentGuess || attempt > 1 {
+				// A create that finds the key (a running cooldown, a
+				// window another process fed) was a guess, not a write
+				// that lost a race.
 				s.metrics.retries.WithLabelValues(op).Inc()
 			}
 		} else if fresh {

@@ -34,7 +34,9 @@ func windowKey(window, key string) string { return keyHash("w", window, key) }
 // Feed implements state.Windows: it prunes the key's entries to the
 // window, appends f unless its event is recorded, and writes the list
 // back with compare-and-swap, first against this process's last known
-// revision (one round trip when it alone feeds the key).
+// revision or, for a key it knows nothing of, as a create (the guess
+// that the key is absent): one round trip when it alone feeds the key,
+// and for the first feed of a key, the common case in short windows.
 func (s *Store) Feed(ctx context.Context, f state.Feed, distinct bool) (n int, err error) {
 	ctx, end := s.begin(ctx, "feed")
 	defer func() { err = end(err) }()
