@@ -22,6 +22,7 @@ type bucket struct {
 	kv     jetstream.KeyValue
 	stream jetstream.Stream // KV_<name>
 	pre    string           // "$KV.<name>."
+	batch  *batchReader     // fresh reads in batches; nil: one request each
 }
 
 // KV headers and values the records use.
@@ -66,6 +67,15 @@ func (b *bucket) get(ctx context.Context, key string) (record, error) {
 		m.Data = []byte{}
 	}
 	return record{rev: m.Sequence, val: m.Data}, nil
+}
+
+// read reads key's last message like get, in a batch with the reads
+// waiting at the same moment when the bucket allows it (reads.go).
+func (b *bucket) read(ctx context.Context, key string) (record, error) {
+	if b.batch == nil {
+		return b.get(ctx, key)
+	}
+	return b.batch.get(ctx, key)
 }
 
 // deleted reports whether a KV message's headers make it a delete or

@@ -28,7 +28,16 @@ func (s *Store) openStateBucket(ctx context.Context) (*bucket, error) {
 			return nil, err
 		}
 	}
-	return newBucket(ctx, s.js, kv)
+	b, err := newBucket(ctx, s.js, kv)
+	if err != nil {
+		return nil, err
+	}
+	if b.stream.CachedInfo().Config.AllowDirect {
+		if b.batch, err = newBatchReader(s.js, b, s.cfg.OpTimeout); err != nil {
+			return nil, fmt.Errorf("KV bucket %s: %w", s.cfg.Bucket, err)
+		}
+	}
+	return b, nil
 }
 
 // ensureBucket opens the KV bucket name, creating it with per-key TTLs

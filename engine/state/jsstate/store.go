@@ -186,8 +186,11 @@ func setupError(err error) error {
 	return fmt.Errorf("jsstate: open: %w", err)
 }
 
-// Close stops the label watchers. The store must not be used after.
+// Close stops the label watchers and the batched reads. The store must not be used after.
 func (s *Store) Close() error {
+	if s.kv.batch != nil {
+		s.kv.batch.close()
+	}
 	s.lists.close()
 	s.stop()
 	s.wg.Wait()

@@ -65,7 +65,7 @@ func (s *Store) Count(ctx context.Context, window, key string, span time.Duratio
 	ctx, end := s.begin(ctx, "count")
 	defer func() { err = end(err) }()
 	k := windowKey(window, key)
-	cur, err := s.kv.get(ctx, k)
+	cur, err := s.kv.read(ctx, k)
 	if err != nil {
 		return 0, err
 	}
