@@ -54,13 +54,14 @@ type Daemon struct {
 }
 
 // StartBinary writes h.Config to a file and runs `bin run --config FILE`
-// with JSON logs (into Daemon.Output), waiting until the daemon reports
-// it is running. h.Config.NATS.URL should name a server that outlives the
-// daemon (see StartNATSServer).
-func (h *Harness) StartBinary(bin string) *Daemon {
+// with JSON logs (into Daemon.Output) and env added to the test's
+// environment, waiting until the daemon reports it is running.
+// h.Config.NATS.URL should name a server that outlives the daemon (see
+// StartNATSServer) when the test restarts it.
+func (h *Harness) StartBinary(bin string, env ...string) *Daemon {
 	h.T.Helper()
 	cfg := h.WriteConfig()
-	p := StartProcess(h.T, bin, nil, nil, "run", "--config", cfg, "--log-format", "json")
+	p := StartProcess(h.T, bin, env, nil, "run", "--config", cfg, "--log-format", "json")
 	d := &Daemon{Process: p, t: h.T}
 	d.httpAddr = d.waitRunning()
 	return d

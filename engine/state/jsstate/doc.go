@@ -55,7 +55,16 @@
 // one process, updates of one key take turns, so only other replicas
 // cause conflicts. Cooldowns try a create first (one round trip when
 // none runs); windows and budgets try the revision this process last
-// wrote (one round trip when it alone feeds the key).
+// wrote (one round trip when it alone feeds the key), and a create when
+// it knows no revision (one round trip for a key's first feed; three
+// when another process fed the key: the create, a read, the swap).
+//
+// # Reads in batches
+//
+// Count's reads that arrive while an earlier one is in flight are sent
+// together as one direct get of the last message of each key
+// (multi_last; reads.go): each is still sent after its caller asked, so
+// batching changes the number of requests, not what a read can see.
 //
 // # Caches and how stale a replica may be
 //
