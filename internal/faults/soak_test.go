@@ -48,7 +48,10 @@ func TestSoak(t *testing.T) {
 	def := app.Default()
 	h.Config.Executor.BackoffInitial, h.Config.Executor.BackoffMax = def.Executor.BackoffInitial, def.Executor.BackoffMax
 	h.Sim.FailRate(soakFailRate, sim.Fault{Code: 100001})
-	d := h.StartBinary(daemonBin)
+	// GOGC=100 turns the daemon's heap floor off: with it the heap grows
+	// by 32 MiB before each collection, which at this rate takes ~20 s
+	// and would hide a leak of that size from a short run's RSS bound.
+	d := h.StartBinary(daemonBin, "GOGC=100")
 	_, js := daemontest.ConnectURL(t, ns.URL())
 
 	every := max(5*time.Second, dur/20)
