@@ -68,6 +68,7 @@ type pendingRead struct {
 // batch is a multi_last request waiting for its replies.
 type batch struct {
 	found map[string]record // by subject
+	cut   bool              // the server stopped short: messages were pending at the end
 	done  chan error        // receives the batch's end: nil once all replies are in
 }
 
@@ -167,20 +168,32 @@ func (r *batchReader) send(reads []*pendingRead) {
 		close(p.done)
 		return
 	}
-	found, err := r.multiLast(ctx, reads)
+	found, cut, err := r.multiLast(ctx, reads)
+	r.answer(ctx, reads, found, cut, err)
+}
+
+// answer gives each read its record from found, or the batch's error. A
+// key without a record in found is absent, unless the server cut the
+// batch short (cut: it sends at most its max_pending bytes in one
+// answer); then the key is read alone.
+func (r *batchReader) answer(ctx context.Context, reads []*pendingRead, found map[string]record, cut bool, err error) {
 	for _, p := range reads {
-		if err != nil {
+		switch rec, ok := found[r.b.pre+p.key]; {
+		case err != nil:
 			p.err = fmt.Errorf("read %s: %w", p.key, err)
-		} else {
-			p.rec = found[r.b.pre+p.key] // absent: no record
+		case ok || !cut:
+			p.rec = rec
+		default:
+			p.rec, p.err = r.b.get(ctx, p.key)
 		}
 		close(p.done)
 	}
 }
 
 // multiLast sends one request for the last message of every key of
-// reads and collects the replies: a record per subject that has one.
-func (r *batchReader) multiLast(ctx context.Context, reads []*pendingRead) (map[string]record, error) {
+// reads and collects the replies: a record per subject that has one, and
+// whether the server stopped before the last.
+func (r *batchReader) multiLast(ctx context.Context, reads []*pendingRead) (found map[string]record, cut bool, err error) {
 	subjects := make([]string, 0, len(reads))
 	seen := make(map[string]bool, len(reads))
 	for _, p := range reads {
@@ -193,7 +206,7 @@ func (r *batchReader) multiLast(ctx context.Context, reads []*pendingRead) (map[
 		MultiLast []string `json:"multi_last"`
 	}{subjects})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	b := &batch{found: make(map[string]record, len(subjects)), done: make(chan error, 1)}
 	r.mu.Lock()
@@ -207,13 +220,13 @@ func (r *batchReader) multiLast(ctx context.Context, reads []*pendingRead) (map[
 		r.mu.Unlock()
 	}()
 	if err := r.nc.PublishRequest(r.subject, r.inbox+"."+token, req); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	select {
 	case err := <-b.done:
-		return b.found, err
+		return b.found, b.cut, err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
 }
 
@@ -236,7 +249,10 @@ func (r *batchReader) reply(m *nats.Msg) {
 			return
 		}
 		b.found[m.Header.Get(jetstream.SubjectHeader)] = rec
-	case "204", "404": // the end of the batch; 404: no key has a record
+	case "204": // the end of the batch
+		b.cut = m.Header.Get("Nats-Num-Pending") != "0"
+		b.end(nil)
+	case "404": // no key has a record
 		b.end(nil)
 	case "503":
 		b.end(nats.ErrNoResponders)

@@ -124,7 +124,7 @@ func TestBatchReplyStatus(t *testing.T) {
 		status string
 		want   func(error) bool
 	}{
-		{"204", func(err error) bool { return err == nil }},
+		{"204", func(err error) bool { return err == nil }}, // Nats-Num-Pending: 0, below
 		{"404", func(err error) bool { return err == nil }},
 		{"503", func(err error) bool { return unavailable(err) }},
 		{"408", func(err error) bool { return err != nil && !unavailable(err) }},
@@ -134,6 +134,7 @@ func TestBatchReplyStatus(t *testing.T) {
 		r.batches["7"] = b
 		m := nats.NewMsg("_INBOX.x.7")
 		m.Header.Set("Status", c.status)
+		m.Header.Set("Nats-Num-Pending", "0")
 		r.reply(m)
 		select {
 		case err := <-b.done:
@@ -185,3 +186,34 @@ func testBatchUnanswered(t *testing.T, swallow bool) {
 }
 
 func absent(r record) bool { return r.rev == 0 && r.val == nil }
+
+// TestBatchCutShort: a batch the server ended with messages still
+// pending (it sends at most max_pending bytes in one answer) is cut; the
+// keys it did not answer are read alone, not taken for absent.
+func TestBatchCutShort(t *testing.T) {
+	t.Parallel()
+	s := openInternal(t)
+	ctx, now := t.Context(), time.Now()
+	if _, err := s.Feed(ctx, state.Feed{Window: "w", Key: "k", EventID: "e", Span: time.Hour, At: now}, false); err != nil {
+		t.Fatal(err)
+	}
+	r := s.kv.batch
+	b := &batch{found: map[string]record{}, done: make(chan error, 1)}
+	r.mu.Lock()
+	r.batches["cut"] = b
+	r.mu.Unlock()
+	eob := nats.NewMsg(r.inbox + ".cut")
+	eob.Header.Set("Status", "204")
+	eob.Header.Set("Nats-Num-Pending", "1")
+	r.reply(eob)
+	if err := <-b.done; err != nil || !b.cut {
+		t.Fatalf("an end of batch with 1 pending: err %v, cut %v; want nil, true", err, b.cut)
+	}
+	for _, cut := range []bool{true, false} {
+		p := &pendingRead{key: windowKey("w", "k"), done: make(chan struct{})}
+		r.answer(ctx, []*pendingRead{p}, b.found, cut, nil)
+		if got := p.rec.rev != 0; got != cut || p.err != nil {
+			t.Errorf("cut %v: a key the batch did not answer read as rev %d, err %v; want it read alone: %v", cut, p.rec.rev, p.err, cut)
+		}
+	}
+}
