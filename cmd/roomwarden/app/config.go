@@ -131,7 +131,7 @@ type HTTPConfig struct {
 	Listen         string   `yaml:"listen"`
 	TokenEnv       string   `yaml:"token_env"`       // bearer token for POST /-/reload; required off loopback
 	Pprof          bool     `yaml:"pprof"`           // serve the Go profiler under /debug/pprof/
-	MaxConnections int      `yaml:"max_connections"` // open connections at once; more wait to be accepted
+	MaxConnections int      `yaml:"max_connections"` // open connections at once; then the idlest is closed for a new one
 	IdleTimeout    Duration `yaml:"idle_timeout"`    // an idle keep-alive connection is closed after this
 }
 

@@ -35,7 +35,8 @@ func (a *App) openHTTP() error {
 	if err != nil {
 		return &ListenError{Key: "http.listen", Addr: a.cfg.HTTP.Listen, Err: err}
 	}
-	a.httpLn = newLimitListener(ln, a.cfg.HTTP.MaxConnections)
+	lim := newLimitListener(ln, a.cfg.HTTP.MaxConnections)
+	a.httpLn = lim
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", writeDeadline(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg})))
 	mux.Handle("GET /healthz", writeDeadline(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })))
@@ -54,6 +55,7 @@ func (a *App) openHTTP() error {
 		ReadTimeout:       httpReadTimeout,
 		IdleTimeout:       a.cfg.HTTP.IdleTimeout.Duration(),
 		MaxHeaderBytes:    httpMaxHeaderBytes,
+		ConnState:         lim.track,
 		ErrorLog:          slog.NewLogLogger(a.log.With("component", "http").Handler(), slog.LevelWarn),
 	}
 	a.mountConsole(mux)
