@@ -321,7 +321,15 @@ func (p *Pipeline) execute(ctx context.Context, b *batch) Result {
 	var notTerminal error
 	pending := 0
 	for _, pa := range b.actions {
-		done := func(o Outcome, err error) { results <- result{pa, o, err} }
+		// What a successful action did is written before done returns:
+		// the executor starts the seat's next call only then, so an
+		// unlock that comes next sees this lock (its Still hook).
+		done := func(o Outcome, err error) {
+			if err == nil {
+				err = p.afterOutcome(ctx, pa, o)
+			}
+			results <- result{o, err}
+		}
 		if pa.a.Kind == ActionLabel {
 			done(p.runLabel(ctx, pa.a))
 			pending++
@@ -364,12 +372,8 @@ func (p *Pipeline) await(ctx context.Context, results <-chan result, submitted <
 			}
 		case r := <-results:
 			got++
-			if r.err != nil {
+			if r.err != nil { // no terminal outcome, or what it did not written
 				notTerminal = r.err
-				continue
-			}
-			if err := p.afterOutcome(ctx, r.pa, r.o); err != nil {
-				notTerminal = err
 				continue
 			}
 			rec.record(p, r.o)
@@ -467,7 +471,6 @@ type batch struct {
 }
 
 type result struct {
-	pa  pending
 	o   Outcome
 	err error
 }

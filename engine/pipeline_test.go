@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roomwarden/roomwarden/engine/state"
 	"github.com/roomwarden/roomwarden/rules"
 )
 
@@ -138,4 +139,41 @@ func twoSeatRules(t *testing.T) *rules.Set {
 		t.Fatal(err)
 	}
 	return set
+}
+
+// recordedSubmitter succeeds every action and, right after its done
+// returns, notes whether the store holds the action's lock: the
+// executor starts the seat's next call only then (its seat turns), so
+// an unlock of an older lock must see this one.
+type recordedSubmitter struct {
+	store state.Seats
+	held  chan bool
+}
+
+func (s recordedSubmitter) Submit(ctx context.Context, a Action, done func(Outcome, error)) error {
+	go func() {
+		done(Outcome{Time: time.Now(), Rule: a.Rule, EventID: a.EventID, Action: a.Kind, Params: a.Params, Outcome: Succeeded}, nil)
+		_, ok, _ := s.store.Held(ctx, state.SeatFlag{RoomID: a.Params.RoomID, Index: a.Params.Index, Flag: "audio"})
+		s.held <- ok
+	}()
+	return nil
+}
+
+// TestPipelineRecordsLockBeforeDoneReturns: a successful lock_seat's
+// lock record is written by the time its done func returns.
+func TestPipelineRecordsLockBeforeDoneReturns(t *testing.T) {
+	store := state.NewMemory(0)
+	sub := recordedSubmitter{store: store, held: make(chan bool, 2)}
+	p := newTestPipeline(t, PipelineConfig{Rules: benchRules{twoSeatRules(t)}, Executor: sub, Recorder: &listRecorder{}, Store: store})
+	r := p.HandleMessage(t.Context(), Delivery{Data: []byte(`{"type":"member.enter","room_id":"r"}`), StreamSeq: 1})
+	for range 2 {
+		if !<-sub.held {
+			t.Error("a succeeded lock was not recorded when its done returned")
+		}
+	}
+	if r.Wait != nil {
+		if v := r.Wait(t.Context()); v.Verdict != Ack {
+			t.Errorf("verdict %s, want ack", v.Verdict)
+		}
+	}
 }

@@ -95,7 +95,8 @@ func (c Config) withDefaults() (Config, error) {
 // call waits for the rate limiter, goes to the sink, and is retried with
 // full-jitter backoff on retryable errors. A call waiting to retry sits
 // on a timer, not on a worker. Identical actions in flight at the same
-// time share one call sequence. Actions whose retries are exhausted go to
+// time share one call sequence, and calls on one seat run one at a time
+// (seats.go). Actions whose retries are exhausted go to
 // the dead-letter sink. Dry-run actions go to the dry-run sink, unpaced.
 //
 // New starts the workers; Submit from any goroutine; Stop ends it.
@@ -107,6 +108,7 @@ type Executor struct {
 	backoff  retryBackoff
 	coalesce *coalescer
 
+	seats   *seatTurns     // one call at a time per seat (seats.go)
 	queue   *fairQueue     // leaders waiting for a worker
 	retries chan *execCall // calls whose backoff has elapsed
 	calls   context.Context
@@ -143,6 +145,7 @@ func New(cfg Config) (*Executor, error) {
 		limiter:  newCallLimiter(cfg.RatePerSecond, time.Second+cfg.JitterMargin, time.Now()),
 		backoff:  newRetryBackoff(cfg.BackoffInitial, cfg.BackoffMax),
 		coalesce: newCoalescer(),
+		seats:    newSeatTurns(),
 		queue:    newFairQueue(cfg.QueueSize),
 		retries:  make(chan *execCall),
 		calls:    calls,
@@ -374,7 +377,12 @@ func (e *Executor) next(ctx context.Context) (*execCall, bool) {
 
 // attempt makes one paced call and settles its result, unless its
 // waiters' Still hooks say it is no longer wanted (see stillWanted).
+// It waits its seat's turn first (seats.go): parked, off the worker.
 func (e *Executor) attempt(ctx context.Context, c *execCall) {
+	if !e.takeTurn(c) {
+		return
+	}
+	defer e.endTurn(c)
 	waited, err := e.limiter.wait(ctx)
 	e.metrics.limiterWait.Observe(waited.Seconds())
 	if err != nil {
