@@ -22,10 +22,7 @@ func TestOneCallPerSeat(t *testing.T) {
 	lock := engine.LockSeat{RoomID: "r", Index: 2, ForbidAudio: engine.True}
 	unlock := engine.LockSeat{RoomID: "r", Index: 2, ForbidAudio: engine.False}
 	other := engine.LockSeat{RoomID: "r", Index: 3, ForbidAudio: engine.True}
-	sink := &execFakeSink{gate: make(chan struct{}), gated: func(p engine.LockSeat) bool { return p == lock },
-		entered: make(chan engine.LockSeat, 8)}
-	e, _ := newExecFixture(t, Config{RatePerSecond: 1000}, sink)
-	runExecFixture(t, e)
+	e, sink := gatedExecutor(t, lock)
 	ctx := context.Background()
 
 	var recorded atomic.Bool
@@ -66,6 +63,17 @@ func TestOneCallPerSeat(t *testing.T) {
 	}
 }
 
+// gatedExecutor is an executor whose sink holds the calls with params
+// gated until the sink's gate closes, and reports every call on entry.
+func gatedExecutor(t *testing.T, gated engine.LockSeat) (*Executor, *execFakeSink) {
+	t.Helper()
+	sink := &execFakeSink{gate: make(chan struct{}), gated: func(p engine.LockSeat) bool { return p == gated },
+		entered: make(chan engine.LockSeat, 8)}
+	e, _ := newExecFixture(t, Config{RatePerSecond: 1000}, sink)
+	runExecFixture(t, e)
+	return e, sink
+}
+
 // entered waits for the sink to receive a call with p.
 func entered(t *testing.T, sink *execFakeSink, p engine.LockSeat) {
 	t.Helper()
@@ -84,10 +92,7 @@ func entered(t *testing.T, sink *execFakeSink, p engine.LockSeat) {
 func TestParkedCallRuns(t *testing.T) {
 	audio := engine.LockSeat{RoomID: "r", Index: 1, ForbidAudio: engine.True}
 	video := engine.LockSeat{RoomID: "r", Index: 1, ForbidVideo: engine.True}
-	sink := &execFakeSink{gate: make(chan struct{}), gated: func(p engine.LockSeat) bool { return p == audio },
-		entered: make(chan engine.LockSeat, 8)}
-	e, _ := newExecFixture(t, Config{RatePerSecond: 1000}, sink)
-	runExecFixture(t, e)
+	e, sink := gatedExecutor(t, audio)
 	c := newExecCollector()
 	execSubmit(t, e, c, execAction(audio, 1))
 	entered(t, sink, audio)
