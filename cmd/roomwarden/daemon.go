@@ -188,7 +188,6 @@ func startHeapFloor(logger *slog.Logger) {
 			logger.Info("GOGC is set: no heap floor", "gogc", os.Getenv("GOGC"))
 			return
 		}
-		floor := uint64(heapFloor)
-		heapfloor.Start(floor)
+		heapfloor.Start(heapFloor)
 	})
 }

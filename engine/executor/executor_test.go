@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/roomwarden/roomwarden/engine"
+	"github.com/roomwarden/roomwarden/internal/promtest"
 )
 
 func TestExecutorOutcomes(t *testing.T) {
@@ -109,7 +110,7 @@ func TestExecutorDeadLetter(t *testing.T) {
 	if got != want {
 		t.Errorf("dead letter %+v, want %+v", got, want)
 	}
-	if got := execMetricValue(t, fx.reg, "roomwarden_executor_dead_letters_total", ""); got != 1 {
+	if got := promtest.MustValue(t, fx.reg, "roomwarden_executor_dead_letters_total"); got != 1 {
 		t.Errorf("dead letters metric = %v, want 1", got)
 	}
 }
@@ -277,7 +278,7 @@ func TestExecutorThrottleSlowsLimiter(t *testing.T) {
 	if got := l.rateAt(decreased.Add(time.Minute)); got != l.ceiling {
 		t.Errorf("rate a minute after throttling = %v, want recovered to %v", got, l.ceiling)
 	}
-	if got := execMetricValue(t, fx.reg, "roomwarden_executor_throttled_total", ""); got != 1 {
+	if got := promtest.MustValue(t, fx.reg, "roomwarden_executor_throttled_total"); got != 1 {
 		t.Errorf("throttled metric = %v, want 1", got)
 	}
 }
@@ -576,7 +577,7 @@ func TestExecutorMetricsRegistered(t *testing.T) {
 	if _, err := New(Config{Sink: sink, DryRun: sink, DeadLetters: fx.dlq, Registerer: fx.reg}); err == nil {
 		t.Error("registering the metrics twice on one registry succeeded, want an error")
 	}
-	if got := execMetricValue(t, fx.reg, "roomwarden_executor_outcomes_total", string(engine.Failed)); got != 1 {
+	if got := promtest.MustValue(t, fx.reg, "roomwarden_executor_outcomes_total", "outcome", string(engine.Failed)); got != 1 {
 		t.Errorf("failed outcomes = %v, want 1", got)
 	}
 }

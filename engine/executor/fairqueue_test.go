@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/roomwarden/roomwarden/engine"
+	"github.com/roomwarden/roomwarden/internal/promtest"
 )
 
 func queuedCall(room string, i int) *execCall {
@@ -121,14 +122,14 @@ func TestExecutorSaturation(t *testing.T) {
 		}
 	}
 	waitLog("executor saturated")
-	if got := execMetricValue(t, fx.reg, "roomwarden_executor_saturated", ""); got != 1 {
+	if got := promtest.MustValue(t, fx.reg, "roomwarden_executor_saturated"); got != 1 {
 		t.Errorf("saturated gauge = %v while the queue is full, want 1", got)
 	}
 	close(gate)
 	<-submitted
 	c.wait(t, 12)
 	waitLog("executor no longer saturated")
-	if got := execMetricValue(t, fx.reg, "roomwarden_executor_saturated", ""); got != 0 {
+	if got := promtest.MustValue(t, fx.reg, "roomwarden_executor_saturated"); got != 0 {
 		t.Errorf("saturated gauge = %v once drained, want 0", got)
 	}
 	logs := fx.logs.String()
@@ -156,7 +157,7 @@ func TestExecutorLocalShortageSpendsNoAttempt(t *testing.T) {
 	if r.err != nil || r.o.Outcome != engine.Succeeded || r.o.Attempts != 1 {
 		t.Errorf("outcome %s after %d attempts (err %v), want succeeded after 1", r.o.Outcome, r.o.Attempts, r.err)
 	}
-	if got := execMetricValue(t, fx.reg, "roomwarden_executor_local_errors_total", ""); got != 8 {
+	if got := promtest.MustValue(t, fx.reg, "roomwarden_executor_local_errors_total"); got != 8 {
 		t.Errorf("local errors = %v, want 8", got)
 	}
 }

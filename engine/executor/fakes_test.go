@@ -247,29 +247,3 @@ func execSubmit(t *testing.T, e *Executor, c *execCollector, actions ...engine.A
 func execAPIError(code int, class engine.ErrorClass) *engine.CallError {
 	return &engine.CallError{Code: code, Info: "info " + strconv.Itoa(code), RequestID: "req-err-" + strconv.Itoa(code), Class: class}
 }
-
-// execMetricValue returns the value of the counter or gauge name (with the
-// one label value, if not empty) gathered from reg.
-func execMetricValue(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("Gather: %v", err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if label != "" && (len(m.GetLabel()) != 1 || m.GetLabel()[0].GetValue() != label) {
-				continue
-			}
-			if m.GetCounter() != nil {
-				return m.GetCounter().GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("metric %s{%s} not found", name, label)
-	return 0
-}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/roomwarden/roomwarden/engine"
+	"github.com/roomwarden/roomwarden/internal/promtest"
 )
 
 // stillProbe is an Action.Still hook that answers from a script and
@@ -129,7 +130,7 @@ func TestExecutorStillNotWanted(t *testing.T) {
 			if letters, _ := fx.dlq.got(); len(letters) != 0 {
 				t.Errorf("dead letters %+v, want none", letters)
 			}
-			if got := execMetricValue(t, fx.reg, "roomwarden_executor_outcomes_total", notWantedLabel); got != 1 {
+			if got := promtest.MustValue(t, fx.reg, "roomwarden_executor_outcomes_total", "outcome", notWantedLabel); got != 1 {
 				t.Errorf("outcomes{not_wanted} = %v, want 1", got)
 			}
 			if got := e.coalesce.inFlight(); got != 0 {
@@ -257,7 +258,7 @@ func TestExecutorStillCoalesced(t *testing.T) {
 	if n := sink.callsFor(q); n != 1 {
 		t.Errorf("calls after the later action = %d, want 1", n)
 	}
-	if got := execMetricValue(t, fx.reg, "roomwarden_executor_outcomes_total", notWantedLabel); got != 3 {
+	if got := promtest.MustValue(t, fx.reg, "roomwarden_executor_outcomes_total", "outcome", notWantedLabel); got != 3 {
 		t.Errorf("outcomes{not_wanted} = %v, want 3", got)
 	}
 	stopIdle(t, e)

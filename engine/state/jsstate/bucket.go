@@ -60,13 +60,19 @@ func (b *bucket) get(ctx context.Context, key string) (record, error) {
 	if err != nil {
 		return record{}, fmt.Errorf("read %s: %w", key, err)
 	}
-	if deleted(m.Header) {
-		return record{rev: m.Sequence}, nil
+	return recordOf(m.Sequence, m.Header, m.Data), nil
+}
+
+// recordOf is the record a key's last message makes: a delete, purge or
+// expiry marker has a revision and no value; a value is never nil.
+func recordOf(seq uint64, h nats.Header, data []byte) record {
+	if deleted(h) {
+		return record{rev: seq}
 	}
-	if m.Data == nil {
-		m.Data = []byte{}
+	if data == nil {
+		data = []byte{}
 	}
-	return record{rev: m.Sequence, val: m.Data}, nil
+	return record{rev: seq, val: data}
 }
 
 // read reads key's last message like get, in a batch with the reads

@@ -277,11 +277,5 @@ func directGetRecord(m *nats.Msg) (record, error) {
 	if err != nil {
 		return record{}, errBadDirectGet
 	}
-	if deleted(m.Header) {
-		return record{rev: seq}, nil
-	}
-	if m.Data == nil {
-		m.Data = []byte{}
-	}
-	return record{rev: seq, val: m.Data}, nil
+	return recordOf(seq, m.Header, m.Data), nil
 }
