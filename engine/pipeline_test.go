@@ -43,6 +43,19 @@ func (r *listRecorder) len() int {
 	return len(r.got)
 }
 
+// waitAny waits up to 30 s for an outcome to be recorded, failing the
+// test with failure if none is.
+func (r *listRecorder) waitAny(t *testing.T, failure string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for r.len() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal(failure)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // TestPipelineRecordsOutcomesAsTheyHappen: an event's first outcome is on
 // file while its other action still runs, and the verdict waits for both.
 func TestPipelineRecordsOutcomesAsTheyHappen(t *testing.T) {
@@ -55,13 +68,7 @@ func TestPipelineRecordsOutcomesAsTheyHappen(t *testing.T) {
 	}
 	verdict := make(chan Result, 1)
 	go func() { verdict <- r.Wait(context.Background()) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for rec.len() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the finished action's outcome was not recorded while the other ran")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	rec.waitAny(t, "the finished action's outcome was not recorded while the other ran")
 	select {
 	case v := <-verdict:
 		t.Fatalf("verdict %s before every action finished", v.Verdict)
@@ -102,13 +109,7 @@ func TestPipelineRecordsWhileSubmitWaits(t *testing.T) {
 	go func() {
 		handled <- p.HandleMessage(t.Context(), Delivery{Data: []byte(`{"type":"member.enter","room_id":"r"}`), StreamSeq: 1})
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for rec.len() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the first action's outcome was not recorded while the second waited in Submit")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	rec.waitAny(t, "the first action's outcome was not recorded while the second waited in Submit")
 	select {
 	case r := <-handled:
 		t.Fatalf("HandleMessage returned %+v while Submit still waited", r)

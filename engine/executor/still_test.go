@@ -39,6 +39,18 @@ func (s *stillProbe) asks() ([]int, []time.Time) {
 	return append([]int(nil), s.callsSeen...), append([]time.Time(nil), s.at...)
 }
 
+// runStill submits a with a Still hook that answers answer, and waits
+// for its first result; the collector gets any later ones.
+func runStill(t *testing.T, e *Executor, sink *execFakeSink, a engine.Action,
+	answer func(ask int) (bool, error)) (execResult, *stillProbe, *execCollector) {
+	t.Helper()
+	probe := &stillProbe{sink: sink, p: a.Params, answer: answer}
+	a.Still = probe.still
+	c := newExecCollector()
+	execSubmit(t, e, c, a)
+	return c.wait(t, 1)[0], probe, c
+}
+
 // stopIdle stops e, failing the test unless every accepted action had
 // already reported (Stop waits for none).
 func stopIdle(t *testing.T, e *Executor) {
@@ -64,12 +76,7 @@ func TestExecutorStillAskedBeforeEachAttempt(t *testing.T) {
 	created := time.Now()
 	runExecFixture(t, e)
 	p := execSeat("room-still", 1)
-	probe := &stillProbe{sink: sink, p: p, answer: func(int) (bool, error) { return true, nil }}
-	a := execAction(p, 1)
-	a.Still = probe.still
-	c := newExecCollector()
-	execSubmit(t, e, c, a)
-	r := c.wait(t, 1)[0]
+	r, probe, _ := runStill(t, e, sink, execAction(p, 1), func(int) (bool, error) { return true, nil })
 	if r.err != nil || r.o.Outcome != engine.Succeeded || r.o.Attempts != 3 {
 		t.Fatalf("outcome %s after %d attempts (err %v), want succeeded after 3", r.o.Outcome, r.o.Attempts, r.err)
 	}
@@ -106,13 +113,9 @@ func TestExecutorStillNotWanted(t *testing.T) {
 			e, fx := newExecFixture(t, Config{MaxAttempts: 6}, sink)
 			runExecFixture(t, e)
 			p := execSeat("room-gone", 2)
-			probe := &stillProbe{sink: sink, p: p, answer: func(ask int) (bool, error) { return ask < tc.yes, nil }}
 			a := execAction(p, 3)
 			a.Kind = engine.ActionUnlockSeat
-			a.Still = probe.still
-			c := newExecCollector()
-			execSubmit(t, e, c, a)
-			r := c.wait(t, 1)[0]
+			r, probe, c := runStill(t, e, sink, a, func(ask int) (bool, error) { return ask < tc.yes, nil })
 			if !errors.Is(r.err, engine.ErrNotWanted) || r.o.Outcome != "" {
 				t.Fatalf("got outcome %q, err %v; want no outcome and ErrNotWanted", r.o.Outcome, r.err)
 			}
@@ -152,17 +155,12 @@ func TestExecutorStillErrorSendsNothing(t *testing.T) {
 	runExecFixture(t, e)
 	p := execSeat("room-unsure", 1)
 	unavailable := errors.New("state store unavailable")
-	probe := &stillProbe{sink: sink, p: p, answer: func(ask int) (bool, error) {
+	r, probe, _ := runStill(t, e, sink, execAction(p, 4), func(ask int) (bool, error) {
 		if ask < 3 {
 			return false, unavailable
 		}
 		return true, nil
-	}}
-	a := execAction(p, 4)
-	a.Still = probe.still
-	c := newExecCollector()
-	execSubmit(t, e, c, a)
-	r := c.wait(t, 1)[0]
+	})
 	if r.err != nil || r.o.Outcome != engine.Succeeded || r.o.Attempts != 1 {
 		t.Fatalf("outcome %s after %d attempts (err %v), want succeeded after 1", r.o.Outcome, r.o.Attempts, r.err)
 	}
