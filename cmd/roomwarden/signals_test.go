@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roomwarden/roomwarden/internal/daemontest"
 	"github.com/roomwarden/roomwarden/internal/syncbuf"
 )
 
@@ -29,9 +30,9 @@ func TestSIGTERMWinsOverReloads(t *testing.T) {
 	}
 	const rules = 20000
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "roomwarden")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := daemontest.BuildDaemon(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	rulesDir := filepath.Join(dir, "rules")
 	writeManyRules(t, rulesDir, rules)
